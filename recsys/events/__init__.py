@@ -1,0 +1,1 @@
+"""Interaction events: the model, validation and the DuckDB-backed log."""

@@ -1,0 +1,51 @@
+"""Open the DuckDB file: one connection per process, a cursor per thread."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from recsys.store.migrations import apply_migrations
+
+DEFAULT_DB_PATH = Path("var/adaptune.duckdb")
+
+
+@dataclass
+class Database:
+    """The process's single connection to the store.
+
+    The server owns the file (one writer). Threads call ``cursor()``; writers
+    that must not interleave (batched appends, registry updates) hold
+    ``write_lock`` around their transaction.
+    """
+
+    path: Path
+    connection: duckdb.DuckDBPyConnection
+    read_only: bool = False
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.connection.cursor()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def open_database(path: str | Path = DEFAULT_DB_PATH, read_only: bool = False) -> Database:
+    """Open (creating folders and schema when writable) the database at ``path``.
+
+    ``read_only`` is for a second process while no server runs; it never migrates.
+    """
+    path = Path(path)
+    if str(path) != ":memory:":
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"database file {path} does not exist")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        apply_migrations(connection)
+    return Database(path=path, connection=connection, read_only=read_only)

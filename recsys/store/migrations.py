@@ -1,0 +1,136 @@
+"""Forward-only schema migrations, each recorded once in ``schema_migrations``.
+
+Add a new function at the end of ``MIGRATIONS``; never edit one that shipped.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    """Interactions, domains, probes, adapters and cycles."""
+    con.execute("CREATE SEQUENCE IF NOT EXISTS interaction_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE domains (
+            name VARCHAR PRIMARY KEY,
+            parent VARCHAR,
+            description VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )
+        """
+    )
+    # seq is the ingest order: cycles use it as their watermark because event_time
+    # comes from clients and may arrive late or out of order.
+    con.execute(
+        """
+        CREATE TABLE interactions (
+            event_id VARCHAR PRIMARY KEY,
+            seq BIGINT NOT NULL DEFAULT nextval('interaction_seq'),
+            user_id VARCHAR NOT NULL,
+            domain VARCHAR NOT NULL,
+            input_text VARCHAR NOT NULL,
+            model_output VARCHAR NOT NULL DEFAULT '',
+            feedback VARCHAR NOT NULL,
+            correction VARCHAR NOT NULL DEFAULT '',
+            variant_id VARCHAR NOT NULL DEFAULT '',
+            event_time TIMESTAMPTZ NOT NULL,
+            attributes MAP(VARCHAR, VARCHAR),
+            received_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE probes (
+            probe_id VARCHAR NOT NULL,
+            domain VARCHAR NOT NULL,
+            base_model VARCHAR NOT NULL,
+            layer INTEGER NOT NULL,
+            module_group VARCHAR NOT NULL,
+            grad_norm DOUBLE NOT NULL,
+            n_examples INTEGER NOT NULL,
+            cycle_id VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE adapters (
+            domain VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            base_model VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,
+            parent_domain VARCHAR,
+            parent_version VARCHAR,
+            layers INTEGER[] NOT NULL,
+            module_groups VARCHAR[] NOT NULL,
+            labels VARCHAR[],
+            config_json VARCHAR NOT NULL,
+            metrics_json VARCHAR NOT NULL DEFAULT '{}',
+            data_from_seq BIGINT,
+            data_to_seq BIGINT,
+            path VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            promoted_at TIMESTAMPTZ,
+            PRIMARY KEY (domain, version)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cycles (
+            cycle_id VARCHAR PRIMARY KEY,
+            status VARCHAR NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            finished_at TIMESTAMPTZ,
+            watermark_from BIGINT NOT NULL,
+            watermark_to BIGINT NOT NULL,
+            request_json VARCHAR NOT NULL DEFAULT '{}',
+            summary_json VARCHAR NOT NULL DEFAULT '{}',
+            error VARCHAR
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now."""
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            name VARCHAR PRIMARY KEY,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )
+        """
+    )
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied = []
+    for migration in MIGRATIONS:
+        name = migration.__name__
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            migration(con)
+            con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
