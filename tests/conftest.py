@@ -1,0 +1,6 @@
+"""Shared fixtures live in tests/fixtures/, one module per area."""
+
+pytest_plugins = [
+    "tests.fixtures.server",
+    "tests.fixtures.models",
+]
