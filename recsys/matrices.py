@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 
 import numpy as np
@@ -73,11 +74,11 @@ class UserDomainMatrix:
     user_ids: tuple[str, ...]
     domains: tuple[str, ...]
 
-    @property
+    @cached_property
     def user_index(self) -> dict[str, int]:
         return {user: i for i, user in enumerate(self.user_ids)}
 
-    @property
+    @cached_property
     def domain_index(self) -> dict[str, int]:
         return {domain: j for j, domain in enumerate(self.domains)}
 
@@ -177,7 +178,13 @@ def build_user_domain_matrix(db: Database, config: ConfidenceConfig | None = Non
     user_ids[rows] = np.asarray(result["user_id"], dtype=object)
     domains = np.empty(n_domains, dtype=object)
     domains[cols] = np.asarray(result["domain"], dtype=object)
-    data = np.asarray(result["confidence"], dtype=np.float32)
+    with np.errstate(over="ignore"):
+        data = np.asarray(result["confidence"], dtype=np.float32)
+    if not np.isfinite(data).all():
+        raise ValueError(
+            "confidence overflows float32 for some (user, domain) pairs; lower positive_weight, "
+            "negative_weight or corrected_weight"
+        )
     matrix = csr_matrix((data, (rows, cols)), shape=(n_users, n_domains), dtype=np.float32)
     matrix.eliminate_zeros()
     matrix.sort_indices()
