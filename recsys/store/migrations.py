@@ -101,7 +101,12 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_adapter_rollbacks(con: duckdb.DuckDBPyConnection) -> None:
+    """When a champion was rolled back: rollback restores the latest champion not rolled back."""
+    con.execute("ALTER TABLE adapters ADD COLUMN rolled_back_at TIMESTAMPTZ")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks]
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
