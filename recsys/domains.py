@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import duckdb
+
 from recsys.store import Database
 
 DOMAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
@@ -81,11 +83,19 @@ def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
     return DomainRecord(record.name, parent, record.description)
 
 
-def ensure_domains(db: Database, names: list[str]) -> None:
-    """Record domains first seen in traffic (no parent), leaving known ones untouched."""
+def ensure_domains(db: Database, names: list[str], *, cursor: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Record domains first seen in traffic (no parent), leaving known ones untouched.
+
+    Pass ``cursor`` to make this part of a caller's open transaction (the caller then
+    already holds ``db.write_lock``), e.g. the event log registering domains in the
+    same commit as the events that name them.
+    """
     if not names:
         return
+    sql = "INSERT INTO domains (name) VALUES (?) ON CONFLICT (name) DO NOTHING"
+    rows = [[n] for n in sorted(set(names))]
+    if cursor is not None:
+        cursor.executemany(sql, rows)
+        return
     with db.write_lock:
-        db.cursor().executemany(
-            "INSERT INTO domains (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [[n] for n in sorted(set(names))]
-        )
+        db.cursor().executemany(sql, rows)
