@@ -22,7 +22,7 @@ FEEDBACK_NEGATIVE: Feedback
 FEEDBACK_CORRECTED: Feedback
 
 class Interaction(_message.Message):
-    __slots__ = ("event_id", "user_id", "domain", "input_text", "model_output", "feedback", "correction", "variant_id", "event_time", "attributes")
+    __slots__ = ("event_id", "user_id", "domain", "input_text", "model_output", "feedback", "correction", "variant_id", "event_time", "attributes", "seq")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class Interaction(_message.Message):
     VARIANT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     user_id: str
     domain: str
@@ -50,7 +51,8 @@ class Interaction(_message.Message):
     variant_id: str
     event_time: _timestamp_pb2.Timestamp
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, event_id: _Optional[str] = ..., user_id: _Optional[str] = ..., domain: _Optional[str] = ..., input_text: _Optional[str] = ..., model_output: _Optional[str] = ..., feedback: _Optional[_Union[Feedback, str]] = ..., correction: _Optional[str] = ..., variant_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    seq: int
+    def __init__(self, event_id: _Optional[str] = ..., user_id: _Optional[str] = ..., domain: _Optional[str] = ..., input_text: _Optional[str] = ..., model_output: _Optional[str] = ..., feedback: _Optional[_Union[Feedback, str]] = ..., correction: _Optional[str] = ..., variant_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class InteractionBatch(_message.Message):
     __slots__ = ("interactions",)
