@@ -1,0 +1,135 @@
+"""Assemble the gRPC server (``create_server``) and run it until a signal (``serve``).
+
+Building and running are separate so tests start the real server on 127.0.0.1:0 in
+process. Every service is added by one installer in ``SERVICE_INSTALLERS``; health and
+reflection cover whatever the installers return.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from recsys.store import Database
+from server.auth import BearerTokenInterceptor
+from server.config import ServerConfig
+from server.context import AppContext
+from server.servicers import interactions
+from server.storage import open_store
+
+log = logging.getLogger("adaptune.server")
+
+# Adds one service to the server and returns its full name (for health and reflection).
+ServiceInstaller = Callable[[grpc.Server, AppContext], str]
+
+SERVICE_INSTALLERS: list[ServiceInstaller] = [
+    interactions.install,
+    # Later work adds one line each: ranking.install, tuning.install, variants.install.
+]
+
+
+def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[grpc.Server, int, AppContext]:
+    """Build (not start) the server: services, health, reflection, auth, limits; bind the port.
+
+    Opens the store at ``config.db_path`` unless ``db`` is given; raises
+    ``StoreLockedError`` when another process holds the file.
+    """
+    opened = db is None
+    db = open_store(config.db_path) if db is None else db
+    try:
+        server, context = _build(config, db)
+        port = server.add_insecure_port(config.address)
+    except RuntimeError as exc:
+        if opened:
+            db.close()
+        raise OSError(f"cannot listen on {config.address}: {exc}") from exc
+    except BaseException:
+        if opened:
+            db.close()
+        raise
+    return server, port, context
+
+
+def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]:
+    interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
+    options = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        # Two servers must not share a port silently.
+        ("grpc.so_reuseport", 0),
+    ]
+    pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="adaptune-rpc")
+    server = grpc.server(pool, interceptors=interceptors, options=options)
+    context = AppContext(config=config, db=db)
+    names = [install(server, context) for install in SERVICE_INSTALLERS]
+
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *names]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    context.health = health_servicer
+    return server, context
+
+
+def stop_server(server: grpc.Server, context: AppContext, grace: float | None = None) -> None:
+    """Graceful stop: health goes NOT_SERVING, new calls are refused, in-flight calls get
+    ``grace`` seconds, then resources are released and the store is closed.
+
+    The store closes under its write lock, so a batch being committed finishes first.
+    """
+    grace = context.config.grace_seconds if grace is None else grace
+    if context.health is not None:
+        context.health.enter_graceful_shutdown()  # NOT_SERVING before calls are refused
+    server.stop(grace).wait()
+    for callback in context.on_stop:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - one part failing to clean up must not keep the store open
+            log.exception("stop callback %r failed", callback)
+    with context.db.write_lock:
+        context.db.close()
+
+
+def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
+    """Run until SIGTERM or SIGINT, then stop gracefully; returns the exit code."""
+    server, port, context = create_server(config)
+    server.start()
+    auth = "bearer token required" if config.token else "no auth"
+    print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
+    if port_file is not None:
+        _write_port_file(Path(port_file), port)
+    stop_requested = threading.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda number, frame: stop_requested.set()) for sig in signals}
+    try:
+        while not stop_requested.wait(0.5):
+            pass
+        print(f"stopping: finishing in-flight calls (grace {config.grace_seconds:g} s)", flush=True)
+    finally:
+        stop_server(server, context)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if port_file is not None:
+            Path(port_file).unlink(missing_ok=True)
+    print("stopped", flush=True)
+    sys.stdout.flush()
+    return 0
+
+
+def _write_port_file(path: Path, port: int) -> None:
+    """Written after the server started, atomically, so a reader never sees a partial port."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)

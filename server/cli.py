@@ -1,0 +1,46 @@
+"""The ``adaptune`` command: subcommands come from the modules in ``COMMAND_MODULES``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# One line per command module; each has register(subparsers) setting ``func``.
+COMMAND_MODULES: list[str] = [
+    "server.commands.serve",
+    "server.commands.stats",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adaptune",
+        description="Recommendation-aware adaptive LoRA tuning service.",
+    )
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; expected failures print one line and exit 2, bugs keep their traceback."""
+    from server.client.base import ClientError
+    from server.storage import StoreLockedError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (StoreLockedError, ClientError, ValueError, OSError) as exc:
+        print(f"adaptune {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Client calls of InteractionService: log events (streamed in batches), read stats, pages, domains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Iterable, Iterator
+
+from recsys.domains import DomainRecord
+from recsys.events.model import Interaction
+from recsys.events.query import DEFAULT_PAGE_SIZE, InteractionPage, InteractionStats
+from server._proto.adaptune.v1 import interactions_pb2 as pb
+from server._proto.adaptune.v1 import interactions_pb2_grpc as pb_grpc
+from server.convert import interactions as convert
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class RejectionInfo:
+    batch_index: int
+    index: int
+    event_id: str
+    field: str
+    reason: str
+    code: str
+
+
+@dataclass(frozen=True)
+class LogResult:
+    """What the server committed for a stream: only events counted in ``accepted`` are new."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    batches: int
+    rejections: list[RejectionInfo] = field(default_factory=list)
+
+    @classmethod
+    def from_proto(cls, summary: pb.LogSummary) -> LogResult:
+        return cls(
+            accepted=summary.accepted,
+            duplicates=summary.duplicates,
+            rejected=summary.rejected,
+            batches=summary.batches,
+            rejections=[
+                RejectionInfo(r.batch_index, r.index, r.event_id, r.field, r.reason, r.code) for r in summary.rejections
+            ],
+        )
+
+
+class InteractionsMixin:
+    """Methods of ``AdaptuneClient`` for InteractionService (needs ``BaseClient``)."""
+
+    @property
+    def _interactions(self) -> pb_grpc.InteractionServiceStub:
+        return self._stub(pb_grpc.InteractionServiceStub)
+
+    def log_interactions(
+        self, events: Iterable[Interaction], *, batch_size: int = DEFAULT_BATCH_SIZE, timeout: float | None = None
+    ) -> LogResult:
+        """Stream events in batches of ``batch_size``; returns once every batch is committed."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return self.log_interaction_batches(_batches(events, batch_size), timeout=timeout)
+
+    def log_interaction_batches(self, batches: Iterable[pb.InteractionBatch], *, timeout: float | None = None) -> LogResult:
+        """Stream ready-made protobuf batches (what ``log_interactions`` does after converting)."""
+        source = _Guarded(batches)
+        try:
+            summary = self._call(self._interactions.LogInteractions, iter(source), timeout=timeout)
+        except Exception:
+            source.raise_if_failed()
+            raise
+        return LogResult.from_proto(summary)
+
+    def log_interaction(self, event: Interaction, *, timeout: float | None = None) -> LogResult:
+        """Log one event; raises InvalidArgumentError naming the field when it is refused."""
+        request = pb.LogInteractionRequest(interaction=convert.interaction_to_proto(event))
+        response = self._call(self._interactions.LogInteraction, request, timeout=timeout)
+        return LogResult(accepted=int(not response.duplicate), duplicates=int(response.duplicate), rejected=0, batches=1)
+
+    def interaction_stats(self, domain: str | None = None) -> InteractionStats:
+        response = self._call(self._interactions.InteractionStats, pb.InteractionStatsRequest(domain=domain or ""))
+        return convert.stats_from_proto(response)
+
+    def list_interactions(
+        self,
+        *,
+        domain: str | None = None,
+        user_id: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        page_token: str = "",
+    ) -> InteractionPage:
+        request = pb.ListInteractionsRequest(
+            domain=domain or "", user_id=user_id or "", limit=limit, page_token=page_token
+        )
+        return convert.page_from_proto(self._call(self._interactions.ListInteractions, request))
+
+    def iter_interactions(
+        self, *, domain: str | None = None, user_id: str | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Interaction]:
+        """Every stored event matching the filters, in ingest order, page by page."""
+        token = ""
+        while True:
+            page = self.list_interactions(domain=domain, user_id=user_id, limit=page_size, page_token=token)
+            yield from page.interactions
+            token = page.next_page_token
+            if not token:
+                return
+
+    def upsert_domain(self, name: str, parent: str | None = None, description: str = "") -> DomainRecord:
+        request = pb.UpsertDomainRequest(domain=convert.domain_to_proto(DomainRecord(name, parent, description)))
+        return convert.domain_from_proto(self._call(self._interactions.UpsertDomain, request))
+
+    def list_domains(self) -> list[DomainRecord]:
+        response = self._call(self._interactions.ListDomains, pb.ListDomainsRequest())
+        return [convert.domain_from_proto(d) for d in response.domains]
+
+
+def _batches(events: Iterable[Interaction], size: int) -> Iterator[pb.InteractionBatch]:
+    iterator = iter(events)
+    while chunk := list(islice(iterator, size)):
+        yield pb.InteractionBatch(interactions=[convert.interaction_to_proto(e) for e in chunk])
+
+
+class _Guarded:
+    """Remembers an exception raised while gRPC pulls requests, which gRPC would only report as CANCELLED."""
+
+    def __init__(self, items: Iterable):
+        self._items = items
+        self._error: BaseException | None = None
+
+    def __iter__(self):
+        try:
+            yield from self._items
+        except Exception as exc:
+            self._error = exc
+            raise
+
+    def raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error

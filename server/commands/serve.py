@@ -1,0 +1,52 @@
+"""``adaptune serve``: run the gRPC server on one DuckDB file until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from server.config import DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, ServerConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the gRPC server",
+        description="Serve the adaptune gRPC API on one DuckDB file (the server is its only writer). "
+        "Stops gracefully on SIGTERM or Ctrl-C, finishing in-flight batches.",
+    )
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB_PATH, help=f"DuckDB file (default {DEFAULT_DB_PATH})")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port, 0 for any free one (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--token",
+        default=None,
+        help=f"require 'authorization: Bearer TOKEN' on every call but health (default ${TOKEN_ENV}, else no auth)",
+    )
+    parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
+    defaults = ServerConfig()
+    parser.add_argument("--max-message-bytes", type=int, default=defaults.max_message_bytes)
+    parser.add_argument("--max-events-per-batch", type=int, default=defaults.max_events_per_batch)
+    parser.add_argument("--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on stop")
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="concurrent calls served")
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        db_path=args.db,
+        host=args.host,
+        port=args.port,
+        token=args.token or os.environ.get(TOKEN_ENV) or None,
+        max_message_bytes=args.max_message_bytes,
+        max_events_per_batch=args.max_events_per_batch,
+        grace_seconds=args.grace,
+        workers=args.workers,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from server.app import serve
+
+    return serve(config_from_args(args), port_file=args.port_file)

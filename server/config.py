@@ -1,0 +1,72 @@
+"""Server settings: one dataclass, validated on construction, shared by CLI, app and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from recsys.events.validate import EventLimits
+
+DEFAULT_DB_PATH = Path("var/adaptune.duckdb")
+DEFAULT_ADAPTERS_DIR = Path("var/adapters")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 50051
+TOKEN_ENV = "ADAPTUNE_TOKEN"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where the server listens, what it stores, and the limits it enforces."""
+
+    db_path: Path = DEFAULT_DB_PATH
+    host: str = DEFAULT_HOST
+    # 0 picks a free port (tests); the bound port is returned by create_server.
+    port: int = DEFAULT_PORT
+    # When set, every RPC except health checks needs "authorization: Bearer <token>".
+    token: str | None = None
+    # Largest request or response message; gRPC answers RESOURCE_EXHAUSTED above it.
+    max_message_bytes: int = 16 * 1024 * 1024
+    # Largest InteractionBatch, in events; bigger batches get RESOURCE_EXHAUSTED.
+    max_events_per_batch: int = 10_000
+    # On SIGTERM, in-flight calls get this long to finish before they are cancelled.
+    grace_seconds: float = 10.0
+    workers: int = 8
+    adapters_dir: Path = DEFAULT_ADAPTERS_DIR
+    limits: EventLimits = field(default_factory=EventLimits)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "db_path", Path(self.db_path))
+        object.__setattr__(self, "adapters_dir", Path(self.adapters_dir))
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise ValueError(f"host must be a non-empty address, got {self.host!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be an integer in 0-65535, got {self.port!r}")
+        if self.token is not None and (not isinstance(self.token, str) or not self.token or self.token != self.token.strip()
+                                       or any(c.isspace() for c in self.token)):
+            # The value is a secret: the message names the field, never the token.
+            raise ValueError("token must be a non-empty string without whitespace (value not shown)")
+        _positive_int("max_message_bytes", self.max_message_bytes, minimum=1024, maximum=2**31 - 1)
+        _positive_int("max_events_per_batch", self.max_events_per_batch)
+        _positive_int("workers", self.workers)
+        grace = self.grace_seconds
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < float("inf"):
+            raise ValueError(f"grace_seconds must be a finite number >= 0, got {grace!r}")
+        if not isinstance(self.limits, EventLimits):
+            raise ValueError(f"limits must be an EventLimits, got {type(self.limits).__name__}")
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def event_limits(self) -> EventLimits:
+        """The event limits with this server's batch size."""
+        if self.limits.max_batch_events == self.max_events_per_batch:
+            return self.limits
+        return replace(self.limits, max_batch_events=self.max_events_per_batch)
+
+
+def _positive_int(name: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum and value > maximum):
+        bound = f"{minimum}-{maximum}" if maximum else f">= {minimum}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")

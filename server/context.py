@@ -1,0 +1,26 @@
+"""What every servicer may depend on, built once by ``create_server``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from grpc_health.v1.health import HealthServicer
+
+from recsys.store import Database
+from server.config import ServerConfig
+
+
+@dataclass
+class AppContext:
+    """The server's shared parts; servicers take what they need from it in ``install``.
+
+    Parts that hold resources (model pools, executors) register a callback in
+    ``on_stop``; it runs after in-flight calls finished and before the store closes.
+    """
+
+    config: ServerConfig
+    db: Database
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    # Set by create_server; stop_server turns it NOT_SERVING first.
+    health: HealthServicer | None = None

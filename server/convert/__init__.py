@@ -1,0 +1,1 @@
+"""Protobuf <-> core types (recsys, tuner), one module per service area; no logic beyond mapping."""

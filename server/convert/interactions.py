@@ -1,0 +1,158 @@
+"""Interaction messages <-> ``Interaction``, event columns, stats, pages, domains and summaries."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from recsys.domains import DomainRecord
+from recsys.events.columns import EventColumns, from_epoch_us, to_epoch_us
+from recsys.events.log import AppendResult
+from recsys.events.model import Feedback, Interaction
+from recsys.events.query import DomainFeedbackCount, InteractionPage, InteractionStats
+from server._proto.adaptune.v1 import interactions_pb2 as pb
+
+FEEDBACK_TO_PROTO: dict[Feedback, int] = {
+    Feedback.POSITIVE: pb.FEEDBACK_POSITIVE,
+    Feedback.NEGATIVE: pb.FEEDBACK_NEGATIVE,
+    Feedback.CORRECTED: pb.FEEDBACK_CORRECTED,
+}
+FEEDBACK_FROM_PROTO: dict[int, str] = {number: feedback.value for feedback, number in FEEDBACK_TO_PROTO.items()}
+FEEDBACK_FROM_PROTO[pb.FEEDBACK_UNSPECIFIED] = ""
+INVALID_ARGUMENT = "INVALID_ARGUMENT"
+
+
+def columns_from_protos(messages: Sequence[pb.Interaction]) -> EventColumns:
+    """The ingestion fast path: columns straight from the messages, no Interaction objects.
+
+    An unknown feedback number becomes its digits and an unset time becomes None, so
+    validation rejects them with the same reasons as on the direct path.
+    """
+    feedback_names = FEEDBACK_FROM_PROTO
+    times = [m.event_time for m in messages]
+    return EventColumns(
+        event_id=[m.event_id for m in messages],
+        user_id=[m.user_id for m in messages],
+        domain=[m.domain for m in messages],
+        input_text=[m.input_text for m in messages],
+        model_output=[m.model_output for m in messages],
+        feedback=[feedback_names.get(f, str(f)) for f in [m.feedback for m in messages]],
+        correction=[m.correction for m in messages],
+        variant_id=[m.variant_id for m in messages],
+        event_time_us=[(t.seconds * 1_000_000 + t.nanos // 1000) or None for t in times],
+        attributes=[dict(m.attributes) for m in messages],
+    )
+
+
+def interaction_to_proto(event: Interaction) -> pb.Interaction:
+    message = pb.Interaction(
+        event_id=event.event_id,
+        user_id=event.user_id,
+        domain=event.domain,
+        input_text=event.input_text,
+        model_output=event.model_output,
+        feedback=_feedback_to_proto(event.feedback),
+        correction=event.correction,
+        variant_id=event.variant_id,
+        attributes=event.attributes,
+        seq=event.seq or 0,
+    )
+    micros = to_epoch_us(event.event_time)
+    if micros is not None:
+        message.event_time.seconds, rest = divmod(micros, 1_000_000)
+        message.event_time.nanos = rest * 1000
+    return message
+
+
+def interaction_from_proto(message: pb.Interaction) -> Interaction:
+    """A stored event read back (its values were validated when it was written)."""
+    return Interaction(
+        event_id=message.event_id,
+        user_id=message.user_id,
+        domain=message.domain,
+        input_text=message.input_text,
+        model_output=message.model_output,
+        feedback=Feedback(FEEDBACK_FROM_PROTO[message.feedback]),
+        correction=message.correction,
+        variant_id=message.variant_id,
+        event_time=from_epoch_us(message.event_time.seconds * 1_000_000 + message.event_time.nanos // 1000),
+        attributes=dict(message.attributes),
+        seq=message.seq or None,
+    )
+
+
+def rejections_to_proto(result: AppendResult, batch_index: int) -> list[pb.Rejection]:
+    return [
+        pb.Rejection(
+            batch_index=batch_index,
+            index=v.index,
+            event_id=v.event_id,
+            field=v.field,
+            reason=v.message,
+            code=INVALID_ARGUMENT,
+        )
+        for v in result.rejections
+    ]
+
+
+def stats_to_proto(stats: InteractionStats) -> pb.InteractionStatsResponse:
+    return pb.InteractionStatsResponse(
+        total=stats.total,
+        users=stats.users,
+        counts=[
+            pb.DomainFeedbackCount(domain=c.domain, feedback=FEEDBACK_TO_PROTO[c.feedback], count=c.count)
+            for c in stats.counts
+        ],
+    )
+
+
+def stats_from_proto(message: pb.InteractionStatsResponse) -> InteractionStats:
+    return InteractionStats(
+        total=message.total,
+        users=message.users,
+        counts=[
+            DomainFeedbackCount(c.domain, Feedback(FEEDBACK_FROM_PROTO[c.feedback]), c.count) for c in message.counts
+        ],
+    )
+
+
+def page_to_proto(page: InteractionPage) -> pb.ListInteractionsResponse:
+    return pb.ListInteractionsResponse(
+        interactions=[interaction_to_proto(e) for e in page.interactions],
+        next_page_token=page.next_page_token,
+    )
+
+
+def page_from_proto(message: pb.ListInteractionsResponse) -> InteractionPage:
+    return InteractionPage([interaction_from_proto(m) for m in message.interactions], message.next_page_token)
+
+
+def domain_to_proto(record: DomainRecord) -> pb.Domain:
+    return pb.Domain(name=record.name, parent=record.parent or "", description=record.description)
+
+
+def domain_from_proto(message: pb.Domain) -> DomainRecord:
+    return DomainRecord(message.name, message.parent or None, message.description)
+
+
+def _feedback_to_proto(feedback: Feedback | str) -> int:
+    try:
+        return FEEDBACK_TO_PROTO[Feedback(feedback)]
+    except ValueError:
+        raise ValueError(f"feedback {feedback!r} is not one of {', '.join(f.value for f in Feedback)}") from None
+
+
+class LogSummaryBuilder:
+    """Adds up the per-batch results of one LogInteractions stream."""
+
+    def __init__(self) -> None:
+        self._summary = pb.LogSummary()
+
+    def add(self, result: AppendResult, batch_index: int) -> None:
+        self._summary.accepted += result.accepted
+        self._summary.duplicates += result.duplicates
+        self._summary.rejected += result.rejected
+        self._summary.rejections.extend(rejections_to_proto(result, batch_index))
+        self._summary.batches += 1
+
+    def to_proto(self) -> pb.LogSummary:
+        return self._summary

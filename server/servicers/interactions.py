@@ -1,0 +1,69 @@
+"""InteractionService: ingestion and reads of the event log."""
+
+from __future__ import annotations
+
+import grpc
+
+from recsys.domains import list_domains, upsert_domain
+from recsys.events.log import append_columns
+from recsys.events.query import DEFAULT_PAGE_SIZE, interaction_stats, list_page
+from recsys.events.validate import EventLimits, InvalidEventError, check_batch_size
+from recsys.store import Database
+from server._proto.adaptune.v1 import interactions_pb2 as pb
+from server._proto.adaptune.v1 import interactions_pb2_grpc as pb_grpc
+from server.context import AppContext
+from server.convert import interactions as convert
+from server.errors import grpc_errors
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InteractionService"].full_name
+
+
+class InteractionServicer(pb_grpc.InteractionServiceServicer):
+    def __init__(self, db: Database, limits: EventLimits):
+        self._db = db
+        self._limits = limits
+
+    @grpc_errors
+    def LogInteractions(self, request_iterator, context: grpc.ServicerContext) -> pb.LogSummary:
+        """Each batch is committed before the next is read; the summary covers every batch."""
+        summary = convert.LogSummaryBuilder()
+        for batch_index, batch in enumerate(request_iterator):
+            check_batch_size(len(batch.interactions), self._limits, batch_index)
+            result = append_columns(self._db, convert.columns_from_protos(batch.interactions), limits=self._limits)
+            summary.add(result, batch_index)
+        return summary.to_proto()
+
+    @grpc_errors
+    def LogInteraction(self, request: pb.LogInteractionRequest, context: grpc.ServicerContext) -> pb.LogInteractionResponse:
+        result = append_columns(self._db, convert.columns_from_protos([request.interaction]), limits=self._limits)
+        if result.rejections:
+            raise InvalidEventError(result.rejections[0])
+        return pb.LogInteractionResponse(duplicate=result.duplicates > 0)
+
+    @grpc_errors
+    def InteractionStats(self, request: pb.InteractionStatsRequest, context: grpc.ServicerContext) -> pb.InteractionStatsResponse:
+        return convert.stats_to_proto(interaction_stats(self._db, domain=request.domain or None))
+
+    @grpc_errors
+    def ListInteractions(self, request: pb.ListInteractionsRequest, context: grpc.ServicerContext) -> pb.ListInteractionsResponse:
+        page = list_page(
+            self._db,
+            domain=request.domain or None,
+            user_id=request.user_id or None,
+            limit=request.limit or DEFAULT_PAGE_SIZE,
+            page_token=request.page_token,
+        )
+        return convert.page_to_proto(page)
+
+    @grpc_errors
+    def UpsertDomain(self, request: pb.UpsertDomainRequest, context: grpc.ServicerContext) -> pb.Domain:
+        return convert.domain_to_proto(upsert_domain(self._db, convert.domain_from_proto(request.domain)))
+
+    @grpc_errors
+    def ListDomains(self, request: pb.ListDomainsRequest, context: grpc.ServicerContext) -> pb.ListDomainsResponse:
+        return pb.ListDomainsResponse(domains=[convert.domain_to_proto(d) for d in list_domains(self._db)])
+
+
+def install(server: grpc.Server, context: AppContext) -> str:
+    pb_grpc.add_InteractionServiceServicer_to_server(InteractionServicer(context.db, context.config.event_limits), server)
+    return SERVICE_NAME
