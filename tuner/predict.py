@@ -1,0 +1,127 @@
+"""Predictions from a base model, with or without an adapter.
+
+Classification without an adapter is zero-shot: cosine similarity between the pooled
+input and the pooled label names. Generation decodes greedily, or samples with a seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from tuner.adapters import Adapter
+from tuner.encoding import batched, classification_batch, encode_prompts, encode_texts, pad_left
+from tuner.heads import pooled, zero_shot_head
+from tuner.loading import BaseModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    # Classification: the label and its softmax probability.
+    label: str = ""
+    score: float = 0.0
+    # Generation: the decoded response.
+    text: str = ""
+
+
+def _classifier(base: BaseModel, adapter: Adapter | None, labels: Sequence[str] | None, max_length: int):
+    if adapter is not None:
+        if labels is not None and tuple(labels) != adapter.labels:
+            raise ValueError("labels are fixed by the adapter's head; do not pass other labels with an adapter")
+        return adapter.model, adapter.head, list(adapter.labels)
+    if not labels:
+        raise ValueError("zero-shot classification without an adapter needs labels")
+    return base.model, zero_shot_head(base.model, base.tokenizer, labels, base.pooling, max_length=max_length), list(labels)
+
+
+@torch.no_grad()
+def classify(
+    base: BaseModel,
+    inputs: Sequence[str],
+    adapter: Adapter | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    batch_size: int = 32,
+    max_length: int = 64,
+) -> list[Prediction]:
+    model, head, label_list = _classifier(base, adapter, labels, max_length)
+    ids = encode_texts(base.tokenizer, inputs, max_length)
+    out: list[Prediction] = []
+    for chunk in batched(range(len(ids)), batch_size):
+        batch = classification_batch([ids[i] for i in chunk], None, base.tokenizer.pad_token_id)
+        probs = torch.softmax(head(pooled(model, batch, base.pooling)), dim=-1)
+        scores, best = probs.max(dim=-1)
+        out += [Prediction(label=label_list[int(i)], score=float(s)) for s, i in zip(scores, best)]
+    return out
+
+
+@torch.no_grad()
+def generate(
+    base: BaseModel,
+    inputs: Sequence[str],
+    adapter: Adapter | None = None,
+    *,
+    batch_size: int = 8,
+    max_length: int = 64,
+    max_new_tokens: int = 32,
+    sample: bool = False,
+    seed: int = 0,
+    temperature: float = 1.0,
+) -> list[Prediction]:
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens!r}")
+    if sample and not temperature > 0:
+        raise ValueError(f"temperature must be > 0 when sampling, got {temperature!r}")
+    model = adapter.model if adapter is not None else base.model
+    tokenizer = base.tokenizer
+    prompts = encode_prompts(tokenizer, inputs, max_length)
+    out: list[Prediction] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for chunk in batched(range(len(prompts)), batch_size):
+            input_ids, mask = pad_left([prompts[i] for i in chunk], tokenizer.pad_token_id)
+            options = {"do_sample": True, "temperature": temperature} if sample else {"do_sample": False}
+            tokens = model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **options,
+            )
+            new = tokens[:, input_ids.shape[1] :]
+            out += [Prediction(text=tokenizer.decode(row, skip_special_tokens=True).strip()) for row in new]
+    return out
+
+
+def predict(
+    base: BaseModel,
+    inputs: Sequence[str],
+    adapter: Adapter | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    batch_size: int = 32,
+    max_length: int = 64,
+    max_new_tokens: int = 32,
+    sample: bool = False,
+    seed: int = 0,
+    temperature: float = 1.0,
+) -> list[Prediction]:
+    """One Prediction per input, from ``base`` alone or ``base`` + ``adapter``."""
+    if adapter is not None and adapter.info.task != base.task:
+        raise ValueError(f"adapter task {adapter.info.task!r} does not match the base's task {base.task!r}")
+    if base.task == "classification":
+        return classify(base, inputs, adapter, labels=labels, batch_size=batch_size, max_length=max_length)
+    return generate(
+        base,
+        inputs,
+        adapter,
+        batch_size=batch_size,
+        max_length=max_length,
+        max_new_tokens=max_new_tokens,
+        sample=sample,
+        seed=seed,
+        temperature=temperature,
+    )
