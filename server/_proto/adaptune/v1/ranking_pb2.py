@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x64\x61ptune/v1/ranking.proto\x12\x0b\x61\x64\x61ptune.v1\"Z\n\x12RankTargetsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\r\x12\x14\n\x0clayer_budget\x18\x03 \x01(\x01\x12\x0e\n\x06\x64omain\x18\x04 \x01(\t\"Q\n\x0bLayerTarget\x12\r\n\x05layer\x18\x01 \x01(\r\x12\x14\n\x0cmodule_group\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06source\x18\x04 \x01(\t\"\xea\x01\n\nDomainRank\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x10\n\x08\x61\x66\x66inity\x18\x03 \x01(\x01\x12\x12\n\nerror_rate\x18\x04 \x01(\x01\x12\x13\n\x0b\x65vent_count\x18\x05 \x01(\x04\x12\x16\n\x0enegative_count\x18\x06 \x01(\x04\x12\x17\n\x0f\x63orrected_count\x18\x07 \x01(\x04\x12\x13\n\x0bprobe_count\x18\x08 \x01(\x04\x12(\n\x06layers\x18\t \x03(\x0b\x32\x18.adaptune.v1.LayerTarget\x12\x12\n\nlayer_cost\x18\n \x01(\x01\"x\n\x13RankTargetsResponse\x12(\n\x07\x64omains\x18\x01 \x03(\x0b\x32\x17.adaptune.v1.DomainRank\x12\x12\n\ncold_start\x18\x02 \x01(\x08\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x13\n\x0b\x65vents_used\x18\x04 \x01(\x04\x32\x62\n\x0eRankingService\x12P\n\x0bRankTargets\x12\x1f.adaptune.v1.RankTargetsRequest\x1a .adaptune.v1.RankTargetsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x64\x61ptune/v1/ranking.proto\x12\x0b\x61\x64\x61ptune.v1\"\x8a\x01\n\x12RankTargetsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\r\x12\x14\n\x0clayer_budget\x18\x03 \x01(\x01\x12\x0e\n\x06\x64omain\x18\x04 \x01(\t\x12\x12\n\nbase_model\x18\x05 \x01(\t\x12\x1a\n\x12include_importance\x18\x06 \x01(\x08\"Q\n\x0bLayerTarget\x12\r\n\x05layer\x18\x01 \x01(\r\x12\x14\n\x0cmodule_group\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0e\n\x06source\x18\x04 \x01(\t\"\xba\x02\n\nDomainRank\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x10\n\x08\x61\x66\x66inity\x18\x03 \x01(\x01\x12\x12\n\nerror_rate\x18\x04 \x01(\x01\x12\x13\n\x0b\x65vent_count\x18\x05 \x01(\x04\x12\x16\n\x0enegative_count\x18\x06 \x01(\x04\x12\x17\n\x0f\x63orrected_count\x18\x07 \x01(\x04\x12\x13\n\x0bprobe_count\x18\x08 \x01(\x04\x12(\n\x06layers\x18\t \x03(\x0b\x32\x18.adaptune.v1.LayerTarget\x12\x12\n\nlayer_cost\x18\n \x01(\x01\x12\x0c\n\x04need\x18\x0b \x01(\x01\x12\x12\n\nuser_count\x18\x0c \x01(\x04\x12,\n\nimportance\x18\r \x03(\x0b\x32\x18.adaptune.v1.LayerTarget\"\xb6\x01\n\x13RankTargetsResponse\x12(\n\x07\x64omains\x18\x01 \x03(\x0b\x32\x17.adaptune.v1.DomainRank\x12\x12\n\ncold_start\x18\x02 \x01(\x08\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x13\n\x0b\x65vents_used\x18\x04 \x01(\x04\x12\x12\n\nbase_model\x18\x05 \x01(\t\x12\x14\n\x0clayer_budget\x18\x06 \x01(\x01\x12\x12\n\nnum_layers\x18\x07 \x01(\r2b\n\x0eRankingService\x12P\n\x0bRankTargets\x12\x1f.adaptune.v1.RankTargetsRequest\x1a .adaptune.v1.RankTargetsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'adaptune.v1.ranking_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RANKTARGETSREQUEST']._serialized_start=42
-  _globals['_RANKTARGETSREQUEST']._serialized_end=132
-  _globals['_LAYERTARGET']._serialized_start=134
-  _globals['_LAYERTARGET']._serialized_end=215
-  _globals['_DOMAINRANK']._serialized_start=218
-  _globals['_DOMAINRANK']._serialized_end=452
-  _globals['_RANKTARGETSRESPONSE']._serialized_start=454
-  _globals['_RANKTARGETSRESPONSE']._serialized_end=574
-  _globals['_RANKINGSERVICE']._serialized_start=576
-  _globals['_RANKINGSERVICE']._serialized_end=674
+  _globals['_RANKTARGETSREQUEST']._serialized_start=43
+  _globals['_RANKTARGETSREQUEST']._serialized_end=181
+  _globals['_LAYERTARGET']._serialized_start=183
+  _globals['_LAYERTARGET']._serialized_end=264
+  _globals['_DOMAINRANK']._serialized_start=267
+  _globals['_DOMAINRANK']._serialized_end=581
+  _globals['_RANKTARGETSRESPONSE']._serialized_start=584
+  _globals['_RANKTARGETSRESPONSE']._serialized_end=766
+  _globals['_RANKINGSERVICE']._serialized_start=768
+  _globals['_RANKINGSERVICE']._serialized_end=866
 # @@protoc_insertion_point(module_scope)
