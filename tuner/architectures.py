@@ -59,7 +59,11 @@ class UnsupportedArchitectureError(ValueError):
 
 
 def spec_for(model: nn.Module) -> ArchitectureSpec:
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    return spec_for_model_type(getattr(getattr(model, "config", None), "model_type", None))
+
+
+def spec_for_model_type(model_type: str | None) -> ArchitectureSpec:
+    """The spec of a config's ``model_type`` (checkable before any weights load)."""
     try:
         return _BY_MODEL_TYPE[model_type]
     except KeyError:

@@ -14,10 +14,11 @@ from typing import Iterator
 
 import torch
 from torch import nn
-from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from safetensors import SafetensorError
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from tuner.architectures import num_layers, spec_for
+from tuner.architectures import UnsupportedArchitectureError, num_layers, spec_for, spec_for_model_type
 from tuner.catalog import InvalidCheckpointError, resolve_model
 from tuner.errors import TuningError, UnknownTaskError
 
@@ -102,11 +103,14 @@ def load_base(name_or_path: str, task: str) -> BaseModel:
     loader = AutoModel if task == "classification" else AutoModelForCausalLM
     try:
         with _quiet_transformers():
+            spec_for_model_type(AutoConfig.from_pretrained(source.path).model_type)
             model = loader.from_pretrained(source.path, dtype=torch.float32)
             tokenizer = AutoTokenizer.from_pretrained(source.path)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as error:
+        if isinstance(error, UnsupportedArchitectureError):
+            raise
         raise InvalidCheckpointError(f"checkpoint {str(source.path)!r} could not be loaded: {error}") from error
-    spec_for(model)  # unsupported architectures fail here, naming the model_type
+    spec_for(model)  # the loaded class must have the layout the spec describes
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise InvalidCheckpointError(f"tokenizer of {str(source.path)!r} has neither a pad nor an eos token")

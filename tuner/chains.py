@@ -1,0 +1,49 @@
+"""Transfer chains: which adapter a domain's new adapter starts from, and what a variant applies.
+
+A child's adapter is trained starting from its parent's champion (overlapping LoRA
+weights and shared head rows copied), so it already carries what the chain taught.
+Choice for now: a variant for a domain applies one adapter, the last champion along the
+chain (the domain's own when it has one, else its nearest ancestor's), not a stack of
+them; ``resolve_chain`` still lists every champion root first for provenance.
+"""
+
+from __future__ import annotations
+
+from recsys.domains import chain
+from tuner.errors import MissingParentAdapterError
+from tuner.registry import AdapterRecord, AdapterRegistry
+
+
+def parent_of(registry: AdapterRegistry, domain: str) -> str | None:
+    """The domain's parent (None for a root); raises DomainError when the chain has a cycle."""
+    path = chain(registry.db, domain)
+    return path[-2] if len(path) > 1 else None
+
+
+def parent_champion(registry: AdapterRegistry, domain: str) -> AdapterRecord | None:
+    """The adapter a new adapter for ``domain`` warm-starts from (None for a root domain).
+
+    Raises MissingParentAdapterError naming the parent when it has no champion: train
+    the parent first, or train the child from scratch explicitly.
+    """
+    parent = parent_of(registry, domain)
+    if parent is None:
+        return None
+    record = registry.champion(parent)
+    if record is None:
+        raise MissingParentAdapterError(
+            f"parent domain {parent!r} of {domain!r} has no champion adapter to warm-start from"
+        )
+    return record
+
+
+def resolve_chain(registry: AdapterRegistry, domain: str) -> list[AdapterRecord]:
+    """Champions along the domain's chain, root first (domains without one are skipped)."""
+    found = (registry.champion(name) for name in chain(registry.db, domain))
+    return [record for record in found if record is not None]
+
+
+def serving_adapter(registry: AdapterRegistry, domain: str) -> AdapterRecord | None:
+    """The one adapter a variant for ``domain`` applies: the chain's last champion."""
+    records = resolve_chain(registry, domain)
+    return records[-1] if records else None

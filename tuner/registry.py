@@ -1,0 +1,232 @@
+"""Adapter versions per domain, with status, lineage, targets, config, data window, metrics.
+
+Rows live in the ``adapters`` table; weights in ``<root>/<domain>/<version>/`` folders
+written atomically before the row commits (a row always has its files). Every version
+is kept. Status: candidate (new), champion (serving, one per domain), retired (was
+champion, or replaced), rejected (failed a gate). Rollback restores the most recent
+champion that was not itself rolled back, so repeated rollbacks walk back in time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from recsys.domains import check_domain_name, ensure_domains
+from recsys.store import Database
+from tuner.adapters import Adapter, load_adapter, save_adapter
+from tuner.errors import AdapterNotFoundError, RegistryStateError
+from tuner.loading import BaseModel
+
+STATUSES = ("candidate", "champion", "retired", "rejected")
+VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+
+_COLUMNS = (
+    "domain, version, status, base_model, task, parent_domain, parent_version, layers, module_groups, labels, "
+    "config_json, metrics_json, data_from_seq, data_to_seq, path, created_at, promoted_at, rolled_back_at"
+)
+
+
+@dataclass(frozen=True)
+class AdapterRecord:
+    domain: str
+    version: str
+    status: str
+    base_model: str
+    task: str
+    parent_domain: str | None
+    parent_version: str | None
+    layers: tuple[int, ...]
+    module_groups: tuple[str, ...]
+    labels: tuple[str, ...]
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    data_window: tuple[int, int] | None
+    path: Path
+    created_at: datetime
+    promoted_at: datetime | None
+    rolled_back_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: tuple) -> "AdapterRecord":
+        (domain, version, status, base_model, task, parent_domain, parent_version, layers, groups, labels,
+         config_json, metrics_json, data_from, data_to, path, created, promoted, rolled_back) = row
+        return cls(
+            domain, version, status, base_model, task, parent_domain, parent_version,
+            tuple(layers), tuple(groups), tuple(labels or ()), json.loads(config_json), json.loads(metrics_json),
+            (data_from, data_to) if data_from is not None else None, Path(path), created, promoted, rolled_back,
+        )
+
+
+def check_version(version: str) -> str:
+    if not VERSION_PATTERN.match(version or ""):
+        raise ValueError(f"version {version!r} is invalid: expected 'v' and at least 4 digits, e.g. 'v0001'")
+    return version
+
+
+class AdapterRegistry:
+    """The adapters of every domain: register, look up, promote, reject, roll back, load."""
+
+    def __init__(self, db: Database, root: str | Path) -> None:
+        self.db = db
+        self.root = Path(root).resolve()
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _select(self, where: str, params: list) -> list[AdapterRecord]:
+        rows = self.db.cursor().execute(f"SELECT {_COLUMNS} FROM adapters WHERE {where}", params).fetchall()
+        return [AdapterRecord.from_row(row) for row in rows]
+
+    def get(self, domain: str, version: str) -> AdapterRecord:
+        found = self._select("domain = ? AND version = ?", [domain, version])
+        if not found:
+            raise AdapterNotFoundError(f"no adapter {version!r} for domain {domain!r}")
+        return found[0]
+
+    def champion(self, domain: str) -> AdapterRecord | None:
+        found = self._select("domain = ? AND status = 'champion'", [domain])
+        return found[0] if found else None
+
+    def list(self, domain: str | None = None) -> list[AdapterRecord]:
+        if domain is None:
+            return self._select("true ORDER BY domain, version", [])
+        return self._select("domain = ? ORDER BY version", [domain])
+
+    def load(self, base: BaseModel, domain: str, version: str | None = None) -> Adapter:
+        """The saved adapter (the domain's champion when ``version`` is None) on ``base``."""
+        record = self.get(domain, version) if version else self.champion(domain)
+        if record is None:
+            raise AdapterNotFoundError(f"domain {domain!r} has no champion adapter")
+        return load_adapter(base, record.path)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _next_version(self, domain: str) -> str:
+        versions = [r[0] for r in self.db.cursor().execute("SELECT version FROM adapters WHERE domain = ?", [domain]).fetchall()]
+        folder = self.root / domain
+        if folder.is_dir():  # a folder whose row never committed still reserves its number
+            versions += [p.name for p in folder.iterdir()]
+        numbers = [int(m.group(1)) for m in map(VERSION_PATTERN.match, versions) if m]
+        return f"v{max(numbers, default=0) + 1:04d}"
+
+    def register(
+        self,
+        adapter: Adapter,
+        *,
+        domain: str,
+        metrics: Mapping[str, Any] | None = None,
+        parent: AdapterRecord | None = None,
+        data_window: tuple[int, int] | None = None,
+    ) -> AdapterRecord:
+        """Save ``adapter`` as the domain's next version, status candidate.
+
+        ``metrics`` is any JSON object; top-level numbers are what listings show.
+        """
+        check_domain_name(domain)
+        metrics_json = json.dumps(dict(metrics or {}))
+        ensure_domains(self.db, [domain])
+        info = adapter.info
+        with self.db.write_lock:
+            version = self._next_version(domain)
+            folder = self.root / domain / version
+            save_adapter(
+                adapter,
+                folder,
+                domain=domain,
+                version=version,
+                parent_domain=parent.domain if parent else None,
+                parent_version=parent.version if parent else None,
+                data_window=tuple(data_window) if data_window else None,
+            )
+            try:
+                self.db.cursor().execute(
+                    f"INSERT INTO adapters ({_COLUMNS.replace(', created_at, promoted_at, rolled_back_at', '')}) "
+                    "VALUES (?, ?, 'candidate', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        domain, version, info.base_model, info.task,
+                        parent.domain if parent else None, parent.version if parent else None,
+                        list(info.layers), list(info.groups), list(info.labels) or None,
+                        json.dumps(info.train_config), metrics_json,
+                        data_window[0] if data_window else None, data_window[1] if data_window else None,
+                        str(folder),
+                    ],
+                )
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+        return self.get(domain, version)
+
+    def _transaction(self, statements: list[tuple[str, list]]) -> None:
+        cursor = self.db.cursor()
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+
+    def promote(self, domain: str, version: str) -> AdapterRecord:
+        """Make ``version`` the champion; the previous champion becomes retired."""
+        with self.db.write_lock:
+            record = self.get(domain, version)
+            if record.status != "champion":
+                self._transaction([
+                    ("UPDATE adapters SET status = 'retired' WHERE domain = ? AND status = 'champion'", [domain]),
+                    (
+                        "UPDATE adapters SET status = 'champion', promoted_at = now(), rolled_back_at = NULL "
+                        "WHERE domain = ? AND version = ?",
+                        [domain, version],
+                    ),
+                ])
+        return self.get(domain, version)
+
+    def reject(self, domain: str, version: str) -> AdapterRecord:
+        """Mark a candidate that failed its gate; champions are rolled back, not rejected."""
+        with self.db.write_lock:
+            record = self.get(domain, version)
+            if record.status == "champion":
+                raise RegistryStateError(f"adapter {version!r} of {domain!r} is the champion; roll it back instead")
+            self._transaction([("UPDATE adapters SET status = 'rejected' WHERE domain = ? AND version = ?", [domain, version])])
+        return self.get(domain, version)
+
+    def set_metrics(self, domain: str, version: str, metrics: Mapping[str, Any]) -> AdapterRecord:
+        with self.db.write_lock:
+            self.get(domain, version)
+            self._transaction([
+                ("UPDATE adapters SET metrics_json = ? WHERE domain = ? AND version = ?", [json.dumps(dict(metrics)), domain, version])
+            ])
+        return self.get(domain, version)
+
+    def rollback(self, domain: str) -> AdapterRecord:
+        """Retire the champion and restore the previous one; returns the restored record."""
+        with self.db.write_lock:
+            current = self.champion(domain)
+            if current is None:
+                raise RegistryStateError(f"domain {domain!r} has no champion to roll back")
+            previous = self._select(
+                "domain = ? AND status = 'retired' AND promoted_at IS NOT NULL AND rolled_back_at IS NULL "
+                "AND version <> ? ORDER BY promoted_at DESC, version DESC LIMIT 1",
+                [domain, current.version],
+            )
+            if not previous:
+                raise RegistryStateError(
+                    f"domain {domain!r} has no earlier champion to roll back to from {current.version!r}"
+                )
+            self._transaction([
+                (
+                    "UPDATE adapters SET status = 'retired', rolled_back_at = now() WHERE domain = ? AND version = ?",
+                    [domain, current.version],
+                ),
+                (
+                    "UPDATE adapters SET status = 'champion', promoted_at = now() WHERE domain = ? AND version = ?",
+                    [domain, previous[0].version],
+                ),
+            ])
+        return self.get(domain, previous[0].version)
