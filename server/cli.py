@@ -22,8 +22,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            # One broken command must not take `serve` down with it; it fails when used.
+            _register_unavailable(subparsers, name, exc)
+            continue
+        module.register(subparsers)
     return parser
+
+
+def _register_unavailable(subparsers: argparse._SubParsersAction, module: str, error: ImportError) -> None:
+    command = module.rsplit(".", 1)[-1]
+    parser = subparsers.add_parser(command, help=f"(unavailable: {error})", add_help=False)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def fail(args: argparse.Namespace) -> int:
+        print(f"adaptune {command}: error: the command cannot be loaded from {module}: {error}", file=sys.stderr)
+        return 2
+
+    parser.set_defaults(func=fail)
 
 
 def main(argv: list[str] | None = None) -> int:
