@@ -279,3 +279,37 @@ def select_layers(
         raise ValueError(f"budget {budget} is below the cost of the cheapest target ({cheapest:.3f} of all layers)")
     value, cost, chosen = best
     return LayerSelection(targets=chosen, cost=cost, captured=value / total if total > 0 else 0.0)
+
+
+def importance_from_rows(
+    base_model: str,
+    rows: Mapping[str, Sequence[LayerScore]],
+    probe_counts: Mapping[str, int],
+    num_layers: int,
+) -> LayerImportance:
+    """Rebuild a (partial) importance matrix from per-domain scores, e.g. as a client received them."""
+    if not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"num_layers must be an int >= 1, got {num_layers!r}")
+    groups = sorted({s.module_group for scores in rows.values() for s in scores})
+    if not groups:
+        raise ValueError("rows hold no layer scores: nothing to rebuild")
+    targets = tuple((layer, group) for layer in range(num_layers) for group in groups)
+    col_of = {t: j for j, t in enumerate(targets)}
+    domains = tuple(rows)
+    values = np.zeros((len(domains), len(targets)))
+    probed = np.zeros_like(values, dtype=bool)
+    for i, domain in enumerate(domains):
+        for s in rows[domain]:
+            j = col_of.get((s.layer, s.module_group))
+            if j is None:
+                raise ValueError(f"row {domain!r} has layer {s.layer} outside 0..{num_layers - 1}")
+            values[i, j], probed[i, j] = s.score, s.source == "probe"
+    return LayerImportance(
+        base_model=base_model,
+        domains=domains,
+        targets=targets,
+        values=values,
+        probed=probed,
+        probe_counts=tuple(int(probe_counts.get(d, 0)) for d in domains),
+        num_layers=num_layers,
+    )

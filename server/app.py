@@ -24,7 +24,7 @@ from recsys.store import Database
 from server.auth import BearerTokenInterceptor
 from server.config import ServerConfig
 from server.context import AppContext
-from server.servicers import interactions
+from server.servicers import interactions, ranking
 from server.storage import open_store
 
 log = logging.getLogger("adaptune.server")
@@ -34,6 +34,7 @@ ServiceInstaller = Callable[[grpc.Server, AppContext], str]
 
 SERVICE_INSTALLERS: list[ServiceInstaller] = [
     interactions.install,
+    ranking.install,
     # Later work adds one line each: ranking.install, tuning.install, variants.install.
 ]
 

@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES: list[str] = [
     "server.commands.serve",
     "server.commands.stats",
+    "server.commands.rank",
 ]
 
 

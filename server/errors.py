@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeVar
 import grpc
 
 from recsys.events.validate import BatchTooLargeError
+from recsys.ranking import RankingError
 
 log = logging.getLogger("adaptune.server")
 
@@ -26,6 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # own exception types here (one line each) rather than catching in servicers.
 STATUS_FOR_EXCEPTION: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (BatchTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    # Empty log, diverged factorization: the message says what to do first.
+    (RankingError, grpc.StatusCode.FAILED_PRECONDITION),
     (FileExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (PermissionError, grpc.StatusCode.FAILED_PRECONDITION),
     (LookupError, grpc.StatusCode.NOT_FOUND),

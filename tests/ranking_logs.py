@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from recsys.events.model import Feedback, Interaction
+from recsys.probes import ProbeRecord
 from recsys.store import Database
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -65,3 +67,33 @@ def segment_log(
                     feedback = "corrected" if i < n_errors else "positive"
                     events.append(Event(user, domain, feedback, T0 + timedelta(minutes=len(events))))
     return events
+
+
+def to_interactions(events: list[Event], prefix: str = "ev") -> list[Interaction]:
+    """The same log as Interaction objects, for the client and the ingestion path."""
+    return [
+        Interaction(
+            event_id=f"{prefix}-{index:07d}",
+            user_id=e.user_id,
+            domain=e.domain,
+            input_text=f"query {index}",
+            model_output="answer",
+            feedback=Feedback(e.feedback),
+            event_time=e.event_time,
+            correction="gold" if e.feedback == "corrected" else "",
+        )
+        for index, e in enumerate(events)
+    ]
+
+
+TOP_HEAVY = [0.1, 0.1, 0.2, 0.3, 0.8, 1.0]
+BOTTOM_HEAVY = list(reversed(TOP_HEAVY))
+
+
+def probe_run(domain: str, profile: list[float], probe_id: str, base_model: str = "tiny-llama") -> list[ProbeRecord]:
+    """One probe run over len(profile) layers: attention follows ``profile``, mlp half of it."""
+    return [
+        ProbeRecord(domain, base_model, layer, group, value * (1.0 if group == "attention" else 0.5), 8, probe_id)
+        for layer, value in enumerate(profile)
+        for group in ("attention", "mlp")
+    ]

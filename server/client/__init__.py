@@ -17,10 +17,12 @@ from server.client.base import (
     UnavailableError,
 )
 from server.client.interactions import InteractionsMixin, LogResult, RejectionInfo
+from server.client.ranking import RankingMixin
 
 
 class AdaptuneClient(
     InteractionsMixin,
+    RankingMixin,
     BaseClient,
 ):
     """All service calls over one channel (mixins first, BaseClient last)."""

@@ -1,0 +1,67 @@
+"""Layer importance heatmap PNG: domains x layers, one panel per module group.
+
+Cells completed by collaborative filtering are hatched so a reader sees at a
+glance which numbers were measured by a probe and which were borrowed from
+similar domains; chosen layers (when given) carry a dot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
+
+from recsys.layers import LayerImportance, LayerSelection  # noqa: E402
+
+
+def plot_layer_heatmap(
+    importance: LayerImportance,
+    path: Path | str,
+    selections: Mapping[str, LayerSelection] | None = None,
+    title: str = "",
+) -> Path:
+    """Write the heatmap of ``importance`` to ``path`` and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    selections = selections or {}
+    groups = sorted({group for _, group in importance.targets})
+    layers = importance.num_layers
+    rows = len(importance.domains)
+    labels = [
+        f"{domain} ({count} probe{'s' if count != 1 else ''})" if count else f"{domain} (cf)"
+        for domain, count in zip(importance.domains, importance.probe_counts)
+    ]
+    width = min(4 + 0.35 * layers * len(groups), 30)
+    fig, axes = plt.subplots(1, len(groups), figsize=(width, 1.2 + 0.45 * rows), squeeze=False, sharey=True)
+    image = None
+    for ax, group in zip(axes[0], groups):
+        columns = [importance.targets.index((layer, group)) for layer in range(layers)]
+        values = importance.values[:, columns]
+        probed = importance.probed[:, columns]
+        image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+        for i, j in zip(*np.nonzero(~probed)):
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="white", lw=0))
+        for i, domain in enumerate(importance.domains):
+            chosen = [layer for layer, g in (selections[domain].targets if domain in selections else ()) if g == group]
+            if chosen:
+                ax.plot(chosen, [i] * len(chosen), "o", color="red", markersize=4)
+        ax.set_title(group)
+        ax.set_xlabel("layer")
+        step = max(1, layers // 15)
+        ax.set_xticks(range(0, layers, step))
+        ax.set_yticks(range(rows), labels)
+    legend = [Patch(facecolor="grey", hatch="///", edgecolor="white", label="completed by CF")]
+    if selections:
+        legend.append(plt.Line2D([], [], marker="o", color="red", linestyle="", label="selected"))
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.04, label="importance (1 = domain's top target)")
+    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.45, 0.0), ncol=len(legend), fontsize=8, frameon=False)
+    fig.suptitle(title or f"layer importance by domain ({importance.base_model})")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
