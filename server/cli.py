@@ -12,6 +12,8 @@ COMMAND_MODULES: list[str] = [
     "server.commands.serve",
     "server.commands.stats",
     "server.commands.rank",
+    "server.commands.tune",
+    "server.commands.adapters",
 ]
 
 
