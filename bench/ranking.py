@@ -9,8 +9,8 @@ A second pair scores the tuning priority (affinity x need) against the user's
 held-out errors, next to the most-failed domains overall.
 
 Scaling: build the matrices and fit for 10,000 and 1,000,000 events (users grow
-with events, 50 events per user), measured in the same run; the ratio of the
-two times against the ratio of events shows whether fit time grows at most
+with events, 50 events per user), measured in the same run (median of
+``--repeats`` runs each); the ratio of the two times against the ratio of events shows whether fit time grows at most
 linearly.
 
     .venv/bin/python bench/ranking.py [--quick]
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -127,7 +128,7 @@ def quality(dataset, args, folder: Path) -> dict:
     return result
 
 
-def timing(dataset, sizes: list[int], seed: int, folder: Path) -> list[dict]:
+def timing(dataset, sizes: list[int], seed: int, folder: Path, repeats: int) -> list[dict]:
     rows = []
     for size in sizes:
         n_users = max(size // EVENTS_PER_USER, 10)
@@ -140,21 +141,27 @@ def timing(dataset, sizes: list[int], seed: int, folder: Path) -> list[dict]:
             chunk = replace(base, n_events=min(CHUNK, size - start), seed=seed + chunk_index,
                             event_prefix=f"scale{chunk_index}")
             store(db, simulate_clinc_traffic(dataset, chunk, users=users))
-        ranker = DomainRanker(RankerConfig())
-        started = time.perf_counter()
-        matrix = build_user_domain_matrix(db)
-        stats = domain_stats(db)
-        built = time.perf_counter()
-        ranker.fit_matrix(matrix, stats)
-        fitted = time.perf_counter()
+        builds, fits = [], []
+        for _ in range(repeats):
+            ranker = DomainRanker(RankerConfig())
+            started = time.perf_counter()
+            matrix = build_user_domain_matrix(db)
+            stats = domain_stats(db)
+            built = time.perf_counter()
+            ranker.fit_matrix(matrix, stats)
+            fitted = time.perf_counter()
+            builds.append(built - started)
+            fits.append(fitted - built)
+        # Medians of the repeats: the machine is shared, one slow run must not decide the ratio.
         rows.append(
             {
                 "events": size,
                 "users": n_users,
                 "nonzeros": int(matrix.matrix.nnz),
-                "build_seconds": built - started,
-                "fit_seconds": fitted - built,
-                "total_seconds": fitted - started,
+                "repeats": repeats,
+                "build_seconds": statistics.median(builds),
+                "fit_seconds": statistics.median(fits),
+                "total_seconds": statistics.median(b + f for b, f in zip(builds, fits)),
             }
         )
         db.close()
@@ -196,12 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=float, default=0.2, help="share of each user's events held out")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="timed build+fit runs per size (median reported)")
     parser.add_argument("--data", type=Path, default=None, help="CLINC150 folder (default ../shared/data/clinc150)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     args.events = args.events or (20_000 if args.quick else 60_000)
     args.users = args.users or (500 if args.quick else 1500)
-    for name in ("events", "users", "segments", "k"):
+    for name in ("events", "users", "segments", "k", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     if not 0 < args.holdout < 1:
@@ -213,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ranking-") as tmp:
         folder = Path(tmp)
         q = quality(dataset, args, folder)
-        t = timing(dataset, sizes, args.seed, folder)
+        t = timing(dataset, sizes, args.seed, folder, args.repeats)
 
     small, large = t[0], t[-1]
     k = args.k
