@@ -10,7 +10,6 @@ import torch
 from recsys.datasets import clinc150
 from recsys.events.log import append_interactions
 from recsys.events.validate import EventLimits
-from recsys.events.model import Feedback
 from recsys.metrics import evaluate_rankings, popularity_ranking
 from recsys.ranking import DomainRanker
 from recsys.store import open_database
