@@ -7,6 +7,7 @@ reflection cover whatever the installers return.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -106,6 +107,9 @@ def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
     """Run until SIGTERM or SIGINT, then stop gracefully; returns the exit code."""
     server, port, context = create_server(config)
     server.start()
+    # Everything alive now (modules, descriptors, the store) lives as long as the process:
+    # moving it out of the collector's generations keeps full collections during ingestion cheap.
+    gc.freeze()
     auth = "bearer token required" if config.token else "no auth"
     print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
     if port_file is not None:

@@ -57,6 +57,17 @@ def append_columns(
     ``limits.max_batch_events``. An event id seen earlier, or earlier in the same
     batch, counts as a duplicate and changes nothing.
     """
+    return _commit(db, _prepare(db, columns, limits, now))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    unique: pa.Table  # valid events, first occurrence of each id
+    repeated_in_batch: int
+    rejections: list[Violation]
+
+
+def _prepare(db: Database, columns: EventColumns, limits: EventLimits, now: datetime | None) -> _Prepared:
     check_batch_size(len(columns), limits)
     if db.read_only:
         raise PermissionError(f"database {db.path} is open read-only; only the server process writes events")
@@ -64,12 +75,16 @@ def append_columns(
     rejections = validate_table(table, limits, now)
     table = _drop_rejected(table, rejections)
     unique = _first_occurrences(table)
-    repeated_in_batch = table.num_rows - unique.num_rows
-    inserted = _insert(db, unique) if unique.num_rows else 0
+    return _Prepared(unique, table.num_rows - unique.num_rows, rejections)
+
+
+def _commit(db: Database, prepared: _Prepared) -> AppendResult:
+    rows = prepared.unique.num_rows
+    inserted = _insert(db, prepared.unique) if rows else 0
     return AppendResult(
         accepted=inserted,
-        duplicates=repeated_in_batch + (unique.num_rows - inserted),
-        rejections=rejections,
+        duplicates=prepared.repeated_in_batch + (rows - inserted),
+        rejections=prepared.rejections,
     )
 
 

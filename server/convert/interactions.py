@@ -27,17 +27,22 @@ def columns_from_protos(messages: Sequence[pb.Interaction]) -> EventColumns:
     An unknown feedback number becomes its digits and an unset time becomes None, so
     validation rejects them with the same reasons as on the direct path.
     """
+    messages = list(messages)  # one pass over the repeated field; the passes below read a list
+    rows = [
+        (m.event_id, m.user_id, m.domain, m.input_text, m.model_output, m.correction, m.variant_id) for m in messages
+    ]
+    ids, users, domains, texts, outputs, corrections, variants = map(list, zip(*rows)) if rows else ([],) * 7
     feedback_names = FEEDBACK_FROM_PROTO
     times = [m.event_time for m in messages]
     return EventColumns(
-        event_id=[m.event_id for m in messages],
-        user_id=[m.user_id for m in messages],
-        domain=[m.domain for m in messages],
-        input_text=[m.input_text for m in messages],
-        model_output=[m.model_output for m in messages],
+        event_id=ids,
+        user_id=users,
+        domain=domains,
+        input_text=texts,
+        model_output=outputs,
         feedback=[feedback_names.get(f, str(f)) for f in [m.feedback for m in messages]],
-        correction=[m.correction for m in messages],
-        variant_id=[m.variant_id for m in messages],
+        correction=corrections,
+        variant_id=variants,
         event_time_us=[(t.seconds * 1_000_000 + t.nanos // 1000) or None for t in times],
         attributes=[dict(m.attributes) for m in messages],
     )

@@ -25,10 +25,10 @@ class InteractionServicer(pb_grpc.InteractionServiceServicer):
 
     @grpc_errors
     def LogInteractions(self, request_iterator, context: grpc.ServicerContext) -> pb.LogSummary:
-        """Each batch is committed before the next is read; the summary covers every batch."""
+        """Each batch is committed before the next is read; the summary comes after the last commit."""
         summary = convert.LogSummaryBuilder()
         for batch_index, batch in enumerate(request_iterator):
-            check_batch_size(len(batch.interactions), self._limits, batch_index)
+            check_batch_size(len(batch.interactions), self._limits, batch_index)  # before decoding it
             result = append_columns(self._db, convert.columns_from_protos(batch.interactions), limits=self._limits)
             summary.add(result, batch_index)
         return summary.to_proto()
