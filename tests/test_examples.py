@@ -55,3 +55,11 @@ def test_bad_arguments(kwargs, message):
 def test_unknown_domain_names_the_choices():
     with pytest.raises(KeyError, match="'banking' is not an example domain"):
         intents("banking")
+
+
+def test_large_traffic_stays_in_the_past():
+    from datetime import datetime, timezone
+
+    events = example_interactions(100_000, seed=2)
+    assert max(e.event_time for e in events) < datetime.now(timezone.utc)
+    assert events[-1].event_time > events[0].event_time

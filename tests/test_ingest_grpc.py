@@ -78,7 +78,7 @@ def test_bad_events_in_a_stream_are_rejected_by_index_and_the_rest_stored(live_s
     batch1 = pb.InteractionBatch(interactions=mixed)
     result = live_server.client.log_interaction_batches([batch0, batch1])
     assert (result.accepted, result.rejected, result.batches) == (20, len(BAD_EVENTS), 2)
-    assert len(result.rejections) == len(BAD_EVENTS)
+    assert len(result.rejections) == len(BAD_EVENTS) and not result.rejections_truncated
     for k, ((field, _, expected), rejection) in enumerate(zip(BAD_EVENTS, result.rejections)):
         index = 2 * k + 1
         assert (rejection.batch_index, rejection.index, rejection.field, rejection.code) == (1, index, field, "INVALID_ARGUMENT")
@@ -201,3 +201,14 @@ def test_health_and_reflection_list_the_services(live_server):
         channel.close()
     assert "adaptune.v1.InteractionService" in services
     assert "grpc.health.v1.Health" in services
+
+
+def test_summary_lists_at_most_1000_rejections_but_counts_them_all(live_server):
+    bad = [proto(i, user_id="") for i in range(1500)]
+    good = [proto(i) for i in range(5000, 5010)]
+    batches = [pb.InteractionBatch(interactions=bad[:800] + good), pb.InteractionBatch(interactions=bad[800:])]
+    result = live_server.client.log_interaction_batches(batches)
+    assert (result.accepted, result.rejected, result.rejections_truncated) == (10, 1500, True)
+    assert len(result.rejections) == 1000
+    assert [(r.batch_index, r.index) for r in result.rejections[798:802]] == [(0, 798), (0, 799), (1, 0), (1, 1)]
+    assert stored_ids(live_server.db) == {m.event_id for m in good}

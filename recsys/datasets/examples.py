@@ -127,6 +127,7 @@ PLANS = ("free", "pro", "enterprise")
 ERROR_RATE = {"customer_support": 0.15, "legal": 0.3, "contracts": 0.45}
 REGION_EXTRA_ERROR = {"eu": 0.0, "us": 0.0, "apac": 0.15}
 START = datetime(2025, 11, 3, 8, 0, tzinfo=timezone.utc)
+MAX_SPAN = timedelta(days=300)
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ def example_interactions(n: int = 360, *, seed: int = 0, users: int = 40) -> lis
     domains = list(TEMPLATES)
     events = []
     when = START
+    # Gaps average ~5 minutes; large n is compressed so the traffic never reaches the future.
+    pace = min(1.0, MAX_SPAN.total_seconds() / (n * 310))
     for i in range(n):
         user = rng.choice(population)
         domain = rng.choice(user.home_domains) if rng.random() < 0.8 else rng.choice(domains)
@@ -161,7 +164,7 @@ def example_interactions(n: int = 360, *, seed: int = 0, users: int = 40) -> lis
         wrong = rng.random() < ERROR_RATE[domain] + REGION_EXTRA_ERROR[user.region]
         output = rng.choice([x for x in TEMPLATES[domain] if x != intent]) if wrong else intent
         feedback, correction = _feedback(rng, wrong, intent)
-        when += timedelta(seconds=rng.randint(20, 600))
+        when += timedelta(seconds=rng.randint(20, 600) * pace)
         events.append(
             Interaction(
                 event_id=f"example-{seed}-{i:05d}",

@@ -34,7 +34,9 @@ class LogResult:
     duplicates: int
     rejected: int
     batches: int
+    # The first rejections (the server lists at most 1000); ``rejected`` counts them all.
     rejections: list[RejectionInfo] = field(default_factory=list)
+    rejections_truncated: bool = False
 
     @classmethod
     def from_proto(cls, summary: pb.LogSummary) -> LogResult:
@@ -46,6 +48,7 @@ class LogResult:
             rejections=[
                 RejectionInfo(r.batch_index, r.index, r.event_id, r.field, r.reason, r.code) for r in summary.rejections
             ],
+            rejections_truncated=summary.rejections_truncated,
         )
 
 

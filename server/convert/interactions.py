@@ -146,17 +146,28 @@ def _feedback_to_proto(feedback: Feedback | str) -> int:
         raise ValueError(f"feedback {feedback!r} is not one of {', '.join(f.value for f in Feedback)}") from None
 
 
-class LogSummaryBuilder:
-    """Adds up the per-batch results of one LogInteractions stream."""
+MAX_REJECTIONS_LISTED = 1000
 
-    def __init__(self) -> None:
+
+class LogSummaryBuilder:
+    """Adds up the per-batch results of one LogInteractions stream.
+
+    Lists at most ``max_listed`` rejections (all are counted): a summary must stay
+    far below the message size limit however many events a stream gets wrong.
+    """
+
+    def __init__(self, max_listed: int = MAX_REJECTIONS_LISTED) -> None:
         self._summary = pb.LogSummary()
+        self._max_listed = max_listed
 
     def add(self, result: AppendResult, batch_index: int) -> None:
         self._summary.accepted += result.accepted
         self._summary.duplicates += result.duplicates
         self._summary.rejected += result.rejected
-        self._summary.rejections.extend(rejections_to_proto(result, batch_index))
+        room = self._max_listed - len(self._summary.rejections)
+        if room > 0:
+            self._summary.rejections.extend(rejections_to_proto(result, batch_index)[:room])
+        self._summary.rejections_truncated = self._summary.rejected > len(self._summary.rejections)
         self._summary.batches += 1
 
     def to_proto(self) -> pb.LogSummary:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61\x64\x61ptune/v1/interactions.proto\x12\x0b\x61\x64\x61ptune.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x02\n\x0bInteraction\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x12\n\ninput_text\x18\x04 \x01(\t\x12\x14\n\x0cmodel_output\x18\x05 \x01(\t\x12\'\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x06 \x01(\x0e\x32\x15.adaptune.v1.Feedback\x12\x12\n\ncorrection\x18\x07 \x01(\t\x12\x12\n\nvariant_id\x18\x08 \x01(\t\x12.\n\nevent_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\nattributes\x18\n \x03(\x0b\x32(.adaptune.v1.Interaction.AttributesEntry\x12\x0b\n\x03seq\x18\x0b \x01(\x04\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x10InteractionBatch\x12.\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.Interaction\"n\n\tRejection\x12\x13\n\x0b\x62\x61tch_index\x18\x01 \x01(\r\x12\r\n\x05index\x18\x02 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\"\x81\x01\n\nLogSummary\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x12\n\nduplicates\x18\x02 \x01(\x04\x12\x10\n\x08rejected\x18\x03 \x01(\x04\x12*\n\nrejections\x18\x04 \x03(\x0b\x32\x16.adaptune.v1.Rejection\x12\x0f\n\x07\x62\x61tches\x18\x05 \x01(\r\"F\n\x15LogInteractionRequest\x12-\n\x0binteraction\x18\x01 \x01(\x0b\x32\x18.adaptune.v1.Interaction\"+\n\x16LogInteractionResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\")\n\x17InteractionStatsRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"]\n\x13\x44omainFeedbackCount\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\'\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x02 \x01(\x0e\x32\x15.adaptune.v1.Feedback\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\"j\n\x18InteractionStatsResponse\x12\r\n\x05total\x18\x01 \x01(\x04\x12\x30\n\x06\x63ounts\x18\x02 \x03(\x0b\x32 .adaptune.v1.DomainFeedbackCount\x12\r\n\x05users\x18\x03 \x01(\x04\"]\n\x17ListInteractionsRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x18ListInteractionsResponse\x12.\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.Interaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x06\x44omain\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\":\n\x13UpsertDomainRequest\x12#\n\x06\x64omain\x18\x01 \x01(\x0b\x32\x13.adaptune.v1.Domain\"\x14\n\x12ListDomainsRequest\";\n\x13ListDomainsResponse\x12$\n\x07\x64omains\x18\x01 \x03(\x0b\x32\x13.adaptune.v1.Domain*j\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x18\n\x14\x46\x45\x45\x44\x42\x41\x43K_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46\x45\x45\x44\x42\x41\x43K_POSITIVE\x10\x01\x12\x15\n\x11\x46\x45\x45\x44\x42\x41\x43K_NEGATIVE\x10\x02\x12\x16\n\x12\x46\x45\x45\x44\x42\x41\x43K_CORRECTED\x10\x03\x32\x97\x04\n\x12InteractionService\x12K\n\x0fLogInteractions\x12\x1d.adaptune.v1.InteractionBatch\x1a\x17.adaptune.v1.LogSummary(\x01\x12Y\n\x0eLogInteraction\x12\".adaptune.v1.LogInteractionRequest\x1a#.adaptune.v1.LogInteractionResponse\x12_\n\x10InteractionStats\x12$.adaptune.v1.InteractionStatsRequest\x1a%.adaptune.v1.InteractionStatsResponse\x12_\n\x10ListInteractions\x12$.adaptune.v1.ListInteractionsRequest\x1a%.adaptune.v1.ListInteractionsResponse\x12\x45\n\x0cUpsertDomain\x12 .adaptune.v1.UpsertDomainRequest\x1a\x13.adaptune.v1.Domain\x12P\n\x0bListDomains\x12\x1f.adaptune.v1.ListDomainsRequest\x1a .adaptune.v1.ListDomainsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61\x64\x61ptune/v1/interactions.proto\x12\x0b\x61\x64\x61ptune.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x02\n\x0bInteraction\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x12\n\ninput_text\x18\x04 \x01(\t\x12\x14\n\x0cmodel_output\x18\x05 \x01(\t\x12\'\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x06 \x01(\x0e\x32\x15.adaptune.v1.Feedback\x12\x12\n\ncorrection\x18\x07 \x01(\t\x12\x12\n\nvariant_id\x18\x08 \x01(\t\x12.\n\nevent_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\nattributes\x18\n \x03(\x0b\x32(.adaptune.v1.Interaction.AttributesEntry\x12\x0b\n\x03seq\x18\x0b \x01(\x04\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x10InteractionBatch\x12.\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.Interaction\"n\n\tRejection\x12\x13\n\x0b\x62\x61tch_index\x18\x01 \x01(\r\x12\r\n\x05index\x18\x02 \x01(\r\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\"\x9f\x01\n\nLogSummary\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x12\n\nduplicates\x18\x02 \x01(\x04\x12\x10\n\x08rejected\x18\x03 \x01(\x04\x12*\n\nrejections\x18\x04 \x03(\x0b\x32\x16.adaptune.v1.Rejection\x12\x0f\n\x07\x62\x61tches\x18\x05 \x01(\r\x12\x1c\n\x14rejections_truncated\x18\x06 \x01(\x08\"F\n\x15LogInteractionRequest\x12-\n\x0binteraction\x18\x01 \x01(\x0b\x32\x18.adaptune.v1.Interaction\"+\n\x16LogInteractionResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\")\n\x17InteractionStatsRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"]\n\x13\x44omainFeedbackCount\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\'\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x02 \x01(\x0e\x32\x15.adaptune.v1.Feedback\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\"j\n\x18InteractionStatsResponse\x12\r\n\x05total\x18\x01 \x01(\x04\x12\x30\n\x06\x63ounts\x18\x02 \x03(\x0b\x32 .adaptune.v1.DomainFeedbackCount\x12\r\n\x05users\x18\x03 \x01(\x04\"]\n\x17ListInteractionsRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x18ListInteractionsResponse\x12.\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.Interaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x06\x44omain\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\":\n\x13UpsertDomainRequest\x12#\n\x06\x64omain\x18\x01 \x01(\x0b\x32\x13.adaptune.v1.Domain\"\x14\n\x12ListDomainsRequest\";\n\x13ListDomainsResponse\x12$\n\x07\x64omains\x18\x01 \x03(\x0b\x32\x13.adaptune.v1.Domain*j\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x18\n\x14\x46\x45\x45\x44\x42\x41\x43K_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46\x45\x45\x44\x42\x41\x43K_POSITIVE\x10\x01\x12\x15\n\x11\x46\x45\x45\x44\x42\x41\x43K_NEGATIVE\x10\x02\x12\x16\n\x12\x46\x45\x45\x44\x42\x41\x43K_CORRECTED\x10\x03\x32\x97\x04\n\x12InteractionService\x12K\n\x0fLogInteractions\x12\x1d.adaptune.v1.InteractionBatch\x1a\x17.adaptune.v1.LogSummary(\x01\x12Y\n\x0eLogInteraction\x12\".adaptune.v1.LogInteractionRequest\x1a#.adaptune.v1.LogInteractionResponse\x12_\n\x10InteractionStats\x12$.adaptune.v1.InteractionStatsRequest\x1a%.adaptune.v1.InteractionStatsResponse\x12_\n\x10ListInteractions\x12$.adaptune.v1.ListInteractionsRequest\x1a%.adaptune.v1.ListInteractionsResponse\x12\x45\n\x0cUpsertDomain\x12 .adaptune.v1.UpsertDomainRequest\x1a\x13.adaptune.v1.Domain\x12P\n\x0bListDomains\x12\x1f.adaptune.v1.ListDomainsRequest\x1a .adaptune.v1.ListDomainsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INTERACTION_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_INTERACTION_ATTRIBUTESENTRY']._serialized_options = b'8\001'
-  _globals['_FEEDBACK']._serialized_start=1519
-  _globals['_FEEDBACK']._serialized_end=1625
+  _globals['_FEEDBACK']._serialized_start=1549
+  _globals['_FEEDBACK']._serialized_end=1655
   _globals['_INTERACTION']._serialized_start=81
   _globals['_INTERACTION']._serialized_end=442
   _globals['_INTERACTION_ATTRIBUTESENTRY']._serialized_start=393
@@ -45,29 +45,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REJECTION']._serialized_start=512
   _globals['_REJECTION']._serialized_end=622
   _globals['_LOGSUMMARY']._serialized_start=625
-  _globals['_LOGSUMMARY']._serialized_end=754
-  _globals['_LOGINTERACTIONREQUEST']._serialized_start=756
-  _globals['_LOGINTERACTIONREQUEST']._serialized_end=826
-  _globals['_LOGINTERACTIONRESPONSE']._serialized_start=828
-  _globals['_LOGINTERACTIONRESPONSE']._serialized_end=871
-  _globals['_INTERACTIONSTATSREQUEST']._serialized_start=873
-  _globals['_INTERACTIONSTATSREQUEST']._serialized_end=914
-  _globals['_DOMAINFEEDBACKCOUNT']._serialized_start=916
-  _globals['_DOMAINFEEDBACKCOUNT']._serialized_end=1009
-  _globals['_INTERACTIONSTATSRESPONSE']._serialized_start=1011
-  _globals['_INTERACTIONSTATSRESPONSE']._serialized_end=1117
-  _globals['_LISTINTERACTIONSREQUEST']._serialized_start=1119
-  _globals['_LISTINTERACTIONSREQUEST']._serialized_end=1212
-  _globals['_LISTINTERACTIONSRESPONSE']._serialized_start=1214
-  _globals['_LISTINTERACTIONSRESPONSE']._serialized_end=1313
-  _globals['_DOMAIN']._serialized_start=1315
-  _globals['_DOMAIN']._serialized_end=1374
-  _globals['_UPSERTDOMAINREQUEST']._serialized_start=1376
-  _globals['_UPSERTDOMAINREQUEST']._serialized_end=1434
-  _globals['_LISTDOMAINSREQUEST']._serialized_start=1436
-  _globals['_LISTDOMAINSREQUEST']._serialized_end=1456
-  _globals['_LISTDOMAINSRESPONSE']._serialized_start=1458
-  _globals['_LISTDOMAINSRESPONSE']._serialized_end=1517
-  _globals['_INTERACTIONSERVICE']._serialized_start=1628
-  _globals['_INTERACTIONSERVICE']._serialized_end=2163
+  _globals['_LOGSUMMARY']._serialized_end=784
+  _globals['_LOGINTERACTIONREQUEST']._serialized_start=786
+  _globals['_LOGINTERACTIONREQUEST']._serialized_end=856
+  _globals['_LOGINTERACTIONRESPONSE']._serialized_start=858
+  _globals['_LOGINTERACTIONRESPONSE']._serialized_end=901
+  _globals['_INTERACTIONSTATSREQUEST']._serialized_start=903
+  _globals['_INTERACTIONSTATSREQUEST']._serialized_end=944
+  _globals['_DOMAINFEEDBACKCOUNT']._serialized_start=946
+  _globals['_DOMAINFEEDBACKCOUNT']._serialized_end=1039
+  _globals['_INTERACTIONSTATSRESPONSE']._serialized_start=1041
+  _globals['_INTERACTIONSTATSRESPONSE']._serialized_end=1147
+  _globals['_LISTINTERACTIONSREQUEST']._serialized_start=1149
+  _globals['_LISTINTERACTIONSREQUEST']._serialized_end=1242
+  _globals['_LISTINTERACTIONSRESPONSE']._serialized_start=1244
+  _globals['_LISTINTERACTIONSRESPONSE']._serialized_end=1343
+  _globals['_DOMAIN']._serialized_start=1345
+  _globals['_DOMAIN']._serialized_end=1404
+  _globals['_UPSERTDOMAINREQUEST']._serialized_start=1406
+  _globals['_UPSERTDOMAINREQUEST']._serialized_end=1464
+  _globals['_LISTDOMAINSREQUEST']._serialized_start=1466
+  _globals['_LISTDOMAINSREQUEST']._serialized_end=1486
+  _globals['_LISTDOMAINSRESPONSE']._serialized_start=1488
+  _globals['_LISTDOMAINSRESPONSE']._serialized_end=1547
+  _globals['_INTERACTIONSERVICE']._serialized_start=1658
+  _globals['_INTERACTIONSERVICE']._serialized_end=2193
 # @@protoc_insertion_point(module_scope)

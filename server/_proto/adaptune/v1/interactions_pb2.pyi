@@ -77,18 +77,20 @@ class Rejection(_message.Message):
     def __init__(self, batch_index: _Optional[int] = ..., index: _Optional[int] = ..., event_id: _Optional[str] = ..., field: _Optional[str] = ..., reason: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class LogSummary(_message.Message):
-    __slots__ = ("accepted", "duplicates", "rejected", "rejections", "batches")
+    __slots__ = ("accepted", "duplicates", "rejected", "rejections", "batches", "rejections_truncated")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     REJECTIONS_FIELD_NUMBER: _ClassVar[int]
     BATCHES_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     accepted: int
     duplicates: int
     rejected: int
     rejections: _containers.RepeatedCompositeFieldContainer[Rejection]
     batches: int
-    def __init__(self, accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[int] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., batches: _Optional[int] = ...) -> None: ...
+    rejections_truncated: bool
+    def __init__(self, accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[int] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., batches: _Optional[int] = ..., rejections_truncated: _Optional[bool] = ...) -> None: ...
 
 class LogInteractionRequest(_message.Message):
     __slots__ = ("interaction",)
