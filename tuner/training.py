@@ -52,6 +52,8 @@ class TrainResult:
     train_seconds: float
     # Seconds in validation passes.
     eval_seconds: float
+    # Seconds of each optimisation step (their median resists a busy machine's spikes).
+    step_seconds: list[float]
     trainable_params: int
     lora_params: int
     warm_started_modules: int = 0
@@ -144,7 +146,8 @@ def train_adapter(
 
     history: list[EvalPoint] = []
     step_losses: list[float] = []
-    train_seconds = eval_seconds = 0.0
+    step_seconds: list[float] = []
+    eval_seconds = 0.0
     best_step, best_value, best_state, bad_evals, stopped_early = 0, math.inf, snapshot(), 0, False
 
     def run_eval(step: int) -> None:
@@ -179,7 +182,7 @@ def train_adapter(
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            train_seconds += time.perf_counter() - started
+            step_seconds.append(time.perf_counter() - started)
             step += 1
             step_losses.append(float(loss.detach()))
             bar.update(1)
@@ -207,8 +210,9 @@ def train_adapter(
         total_steps=total,
         best_step=best_step,
         stopped_early=stopped_early,
-        train_seconds=train_seconds,
+        train_seconds=sum(step_seconds),
         eval_seconds=eval_seconds,
+        step_seconds=step_seconds,
         trainable_params=sum(p.numel() for _, p in trainable),
         lora_params=lora_params,
         warm_started_modules=copied,
