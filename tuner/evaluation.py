@@ -20,7 +20,7 @@ from tuner.data import Example, check_labels
 from tuner.encoding import batched
 from tuner.loading import BaseModel
 from tuner.objectives import GenerationObjective
-from tuner.predict import classify, generate
+from tuner.predict import classify, generate, max_length_for
 
 
 @dataclass
@@ -98,7 +98,7 @@ def evaluate(
     labels: Sequence[str] | None = None,
     group_by: Sequence[str] = ("domain",),
     batch_size: int = 32,
-    max_length: int = 64,
+    max_length: int | None = None,
     max_new_tokens: int = 32,
     allow_unseen: bool = False,
 ) -> Metrics:
@@ -122,7 +122,7 @@ def evaluate(
 
     else:
         texts = [p.text for p in generate(base, [e.text for e in examples], adapter, max_length=max_length, max_new_tokens=max_new_tokens)]
-        objective = GenerationObjective(base, max_length)
+        objective = GenerationObjective(base, max_length_for(adapter, max_length))
         items = objective.encode(examples)
         model = adapter.model if adapter is not None else base.model
         sums: list[float] = []

@@ -17,6 +17,20 @@ from tuner.heads import pooled, zero_shot_head
 from tuner.loading import BaseModel
 
 
+DEFAULT_MAX_LENGTH = 64
+
+
+def max_length_for(adapter: Adapter | None, max_length: int | None) -> int:
+    """The caller's limit, else the one the adapter was trained with (inputs cut alike)."""
+    if max_length is not None:
+        if max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length!r}")
+        return max_length
+    if adapter is not None:
+        return int(adapter.info.train_config.get("max_length", DEFAULT_MAX_LENGTH))
+    return DEFAULT_MAX_LENGTH
+
+
 @dataclass(frozen=True)
 class Prediction:
     # Classification: the label and its softmax probability.
@@ -44,8 +58,9 @@ def classify(
     *,
     labels: Sequence[str] | None = None,
     batch_size: int = 32,
-    max_length: int = 64,
+    max_length: int | None = None,
 ) -> list[Prediction]:
+    max_length = max_length_for(adapter, max_length)
     model, head, label_list = _classifier(base, adapter, labels, max_length)
     ids = encode_texts(base.tokenizer, inputs, max_length)
     out: list[Prediction] = []
@@ -64,7 +79,7 @@ def generate(
     adapter: Adapter | None = None,
     *,
     batch_size: int = 8,
-    max_length: int = 64,
+    max_length: int | None = None,
     max_new_tokens: int = 32,
     sample: bool = False,
     seed: int = 0,
@@ -76,7 +91,7 @@ def generate(
         raise ValueError(f"temperature must be > 0 when sampling, got {temperature!r}")
     model = adapter.model if adapter is not None else base.model
     tokenizer = base.tokenizer
-    prompts = encode_prompts(tokenizer, inputs, max_length)
+    prompts = encode_prompts(tokenizer, inputs, max_length_for(adapter, max_length))
     out: list[Prediction] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -103,7 +118,7 @@ def predict(
     *,
     labels: Sequence[str] | None = None,
     batch_size: int = 32,
-    max_length: int = 64,
+    max_length: int | None = None,
     max_new_tokens: int = 32,
     sample: bool = False,
     seed: int = 0,

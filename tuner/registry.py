@@ -19,17 +19,18 @@ from typing import Any, Mapping
 
 from recsys.domains import check_domain_name, ensure_domains
 from recsys.store import Database
-from tuner.adapters import Adapter, load_adapter, save_adapter
+from tuner.adapters import Adapter, AdapterInfo, load_adapter, save_adapter
 from tuner.errors import AdapterNotFoundError, RegistryStateError
 from tuner.loading import BaseModel
 
 STATUSES = ("candidate", "champion", "retired", "rejected")
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 
-_COLUMNS = (
+_INSERT_COLUMNS = (
     "domain, version, status, base_model, task, parent_domain, parent_version, layers, module_groups, labels, "
-    "config_json, metrics_json, data_from_seq, data_to_seq, path, created_at, promoted_at, rolled_back_at"
+    "config_json, metrics_json, data_from_seq, data_to_seq, path"
 )
+_COLUMNS = _INSERT_COLUMNS + ", created_at, promoted_at, rolled_back_at"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,18 @@ class AdapterRecord:
             tuple(layers), tuple(groups), tuple(labels or ()), json.loads(config_json), json.loads(metrics_json),
             (data_from, data_to) if data_from is not None else None, Path(path), created, promoted, rolled_back,
         )
+
+
+@dataclass(frozen=True)
+class StagedAdapter:
+    """An adapter whose folder is written but whose row is not committed yet."""
+
+    domain: str
+    version: str
+    path: Path
+    info: AdapterInfo
+    parent: AdapterRecord | None
+    data_window: tuple[int, int] | None
 
 
 def check_version(version: str) -> str:
@@ -130,36 +143,101 @@ class AdapterRegistry:
         check_domain_name(domain)
         metrics_json = json.dumps(dict(metrics or {}))
         ensure_domains(self.db, [domain])
-        info = adapter.info
         with self.db.write_lock:
-            version = self._next_version(domain)
-            folder = self.root / domain / version
-            save_adapter(
-                adapter,
-                folder,
-                domain=domain,
-                version=version,
-                parent_domain=parent.domain if parent else None,
-                parent_version=parent.version if parent else None,
-                data_window=tuple(data_window) if data_window else None,
-            )
+            staged = self._stage(adapter, domain, parent, data_window)
             try:
-                self.db.cursor().execute(
-                    f"INSERT INTO adapters ({_COLUMNS.replace(', created_at, promoted_at, rolled_back_at', '')}) "
-                    "VALUES (?, ?, 'candidate', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        domain, version, info.base_model, info.task,
-                        parent.domain if parent else None, parent.version if parent else None,
-                        list(info.layers), list(info.groups), list(info.labels) or None,
-                        json.dumps(info.train_config), metrics_json,
-                        data_window[0] if data_window else None, data_window[1] if data_window else None,
-                        str(folder),
-                    ],
-                )
+                self.db.cursor().execute(*self._insert(staged, "candidate", metrics_json))
             except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(staged.path, ignore_errors=True)
                 raise
-        return self.get(domain, version)
+        return self.get(domain, staged.version)
+
+    # -- staged writes: files now, rows in the caller's transaction (the cycle) ------------
+
+    def stage(
+        self,
+        adapter: Adapter,
+        *,
+        domain: str,
+        parent: AdapterRecord | None = None,
+        data_window: tuple[int, int] | None = None,
+    ) -> StagedAdapter:
+        """Write the domain's next version folder without a row.
+
+        A cycle stages candidates while it runs and commits their rows (``row_statements``)
+        together with its watermark at the end; a folder whose row never committed keeps
+        its version number reserved and ``orphan_folders`` finds it.
+        """
+        check_domain_name(domain)
+        with self.db.write_lock:
+            return self._stage(adapter, domain, parent, data_window)
+
+    def row_statements(
+        self, staged: StagedAdapter, *, status: str, metrics: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, list]]:
+        """The SQL that registers ``staged`` with ``status`` (candidate, champion or rejected).
+
+        For ``champion`` the current champion is retired first. Run them in one transaction.
+        """
+        if status not in ("candidate", "champion", "rejected"):
+            raise ValueError(f"status must be candidate, champion or rejected for a new row, got {status!r}")
+        metrics_json = json.dumps(dict(metrics or {}))
+        statements = [("INSERT INTO domains (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [staged.domain])]
+        if status == "champion":
+            statements.append(
+                ("UPDATE adapters SET status = 'retired' WHERE domain = ? AND status = 'champion'", [staged.domain])
+            )
+        statements.append(self._insert(staged, status, metrics_json))
+        return statements
+
+    def champion_query(self, domain: str) -> tuple[str, list]:
+        """SQL answering the domain's champion version: a cycle re-checks it when it commits."""
+        return ("SELECT version FROM adapters WHERE domain = ? AND status = 'champion'", [domain])
+
+    def orphan_folders(self) -> list[Path]:
+        """Version folders whose row never committed (a cycle killed after staging them)."""
+        if not self.root.is_dir():
+            return []
+        known = {(d, v) for d, v in self.db.cursor().execute("SELECT domain, version FROM adapters").fetchall()}
+        return sorted(
+            folder
+            for domain in self.root.iterdir() if domain.is_dir()
+            for folder in domain.iterdir()
+            if folder.is_dir() and VERSION_PATTERN.match(folder.name) and (domain.name, folder.name) not in known
+        )
+
+    def _stage(
+        self, adapter: Adapter, domain: str, parent: AdapterRecord | None, data_window: tuple[int, int] | None
+    ) -> StagedAdapter:
+        """Reserve the next version and write its folder (the caller holds the write lock)."""
+        version = self._next_version(domain)
+        folder = self.root / domain / version
+        save_adapter(
+            adapter,
+            folder,
+            domain=domain,
+            version=version,
+            parent_domain=parent.domain if parent else None,
+            parent_version=parent.version if parent else None,
+            data_window=tuple(data_window) if data_window else None,
+        )
+        return StagedAdapter(domain, version, folder, adapter.info, parent, tuple(data_window) if data_window else None)
+
+    def _insert(self, staged: StagedAdapter, status: str, metrics_json: str) -> tuple[str, list]:
+        """The row's INSERT; a champion row is promoted as it is inserted."""
+        info, parent, window = staged.info, staged.parent, staged.data_window
+        return (
+            f"INSERT INTO adapters ({_COLUMNS.replace(', created_at, promoted_at, rolled_back_at', '')}, promoted_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? THEN now() END)",
+            [
+                staged.domain, staged.version, status, info.base_model, info.task,
+                parent.domain if parent else None, parent.version if parent else None,
+                list(info.layers), list(info.groups), list(info.labels) or None,
+                json.dumps(info.train_config), metrics_json,
+                window[0] if window else None, window[1] if window else None,
+                str(staged.path), status == "champion",
+            ],
+        )
 
     def _transaction(self, statements: list[tuple[str, list]]) -> None:
         cursor = self.db.cursor()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -58,7 +58,6 @@ class TrainResult:
     lora_params: int
     warm_started_modules: int = 0
     best_metric: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _resolve_labels(base: BaseModel, train: Sequence[Example], validation: Sequence[Example], labels) -> list[str]:
