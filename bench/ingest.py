@@ -13,8 +13,9 @@ same validation and the same idempotent append:
   converts ``Interaction`` objects to protobuf as it sends (``AdaptuneClient.log_interactions``).
 
 Messages are built before the clock starts on each path, so the ratio compares
-ingestion, not test-data generation. Prints events/s and the ratio; writes
-bench/results/ingest.json and ingest.png.
+ingestion, not test-data generation. Each round runs the three paths one after the
+other on fresh files; the reported rates are medians over rounds (3 by default). Prints
+events/s and the ratio; writes bench/results/ingest.json and ingest.png.
 
     .venv/bin/python bench/ingest.py [--events N] [--quick]
 """
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -141,32 +143,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="50,000 events per path")
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=None, help="rounds of the three runs; medians are reported (default 3, quick 1)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
     args = parser.parse_args(argv)
     n = 50_000 if args.quick and args.events == 200_000 else args.events
-    if n < 1 or args.batch_size < 1:
-        parser.error(f"--events and --batch-size must be >= 1, got {n} and {args.batch_size}")
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
+    if n < 1 or args.batch_size < 1 or repeats < 1:
+        parser.error(f"--events, --batch-size and --repeats must be >= 1, got {n}, {args.batch_size}, {repeats}")
 
     events = make_events(n, args.seed)
-    with tempfile.TemporaryDirectory(prefix="adaptune-bench-") as tmp:
-        folder = Path(tmp)
-        direct = run_direct(events, args.batch_size, folder)
-        grpc_run = run_grpc(events, args.batch_size, folder, convert_while_sending=False)
-        objects = run_grpc(events, args.batch_size, folder, convert_while_sending=True)
-    for name, run in (("direct", direct), ("grpc", grpc_run), ("grpc_from_objects", objects)):
-        if run["accepted"] != n or run["stored"] != n:
-            raise RuntimeError(f"{name}: accepted {run['accepted']}, stored {run['stored']}, expected {n}")
+    seconds: dict[str, list[float]] = {"direct": [], "grpc": [], "grpc_from_objects": []}
+    # Rounds interleave the paths so a burst of load on the shared machine hits them alike.
+    for round_ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="adaptune-bench-") as tmp:
+            folder = Path(tmp)
+            runs = {
+                "direct": run_direct(events, args.batch_size, folder),
+                "grpc": run_grpc(events, args.batch_size, folder, convert_while_sending=False),
+                "grpc_from_objects": run_grpc(events, args.batch_size, folder, convert_while_sending=True),
+            }
+        for name, run in runs.items():
+            if run["accepted"] != n or run["stored"] != n:
+                raise RuntimeError(f"{name}: accepted {run['accepted']}, stored {run['stored']}, expected {n}")
+            seconds[name].append(run["seconds"])
+        print(f"round {round_ + 1}/{repeats}: " + ", ".join(f"{k} {n / v[-1]:,.0f}/s" for k, v in seconds.items()), flush=True)
 
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+    grpc_rate, direct_rate = n / median["grpc"], n / median["direct"]
     results = {
-        "grpc_events_per_s": n / grpc_run["seconds"],
-        "direct_events_per_s": n / direct["seconds"],
-        "ratio": direct["seconds"] / grpc_run["seconds"],
-        "grpc_from_objects_events_per_s": n / objects["seconds"],
+        "grpc_events_per_s": grpc_rate,
+        "direct_events_per_s": direct_rate,
+        "ratio": grpc_rate / direct_rate,
+        "grpc_from_objects_events_per_s": n / median["grpc_from_objects"],
         "events": n,
         "batch_size": args.batch_size,
-        "seconds": {"grpc": grpc_run["seconds"], "direct": direct["seconds"], "grpc_from_objects": objects["seconds"]},
+        "repeats": repeats,
+        "seconds_median": median,
+        "seconds_all": seconds,
+        "ratio_per_round": [d / g for d, g in zip(seconds["direct"], seconds["grpc"])],
         "targets": {"grpc_events_per_s": TARGET_GRPC_EVENTS_PER_S, "ratio": TARGET_RATIO},
-        "meets_targets": n / grpc_run["seconds"] >= TARGET_GRPC_EVENTS_PER_S and direct["seconds"] / grpc_run["seconds"] >= TARGET_RATIO,
+        "meets_targets": grpc_rate >= TARGET_GRPC_EVENTS_PER_S and grpc_rate / direct_rate >= TARGET_RATIO,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
                     "load_avg_1m_at_end": os.getloadavg()[0]},
     }
@@ -174,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, args.out.with_suffix(".png"))
 
-    print(f"events per path      {n:>12,}  (batches of {args.batch_size:,})")
+    print(f"events per path      {n:>12,}  (batches of {args.batch_size:,}; medians of {repeats} rounds)")
     print(f"direct store         {results['direct_events_per_s']:>12,.0f} events/s")
     print(f"gRPC stream          {results['grpc_events_per_s']:>12,.0f} events/s   target >= {TARGET_GRPC_EVENTS_PER_S:,}")
     print(f"gRPC / direct        {results['ratio']:>12.2f}              target >= {TARGET_RATIO}")
