@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from tests.fixtures.toy_data import toy_interactions
-from tuner.architectures import target_module_names
+from tuner.architectures import find_layers, target_module_names
 from tuner.config import TrainConfig
 from tuner.data import split_interactions
 from tuner.encoding import IGNORE_INDEX
 from tuner.evaluation import evaluate
-from tuner.objectives import GenerationObjective
+from tuner.objectives import GenerationObjective, objective_for
 from tuner.predict import predict
+from tuner.targeting import prepare_adapter
 from tuner.training import _validate, train_adapter
-from tuner.objectives import objective_for
 
 QUICK = TrainConfig(epochs=3, lr=5e-3, batch_size=16, progress=False)
 
@@ -157,3 +157,19 @@ def test_generation_masks_the_prompt_and_lowers_response_loss(llama_generator):
     after = evaluate(llama_generator, split.test, result.adapter)
     assert after["loss"] < before["loss"] - 0.2
     assert after["token_f1"] > before["token_f1"]
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")  # expected: the lowest adapted block's input needs no grad
+@pytest.mark.parametrize(("base_fixture", "layers"), [("llama_classifier", [2]), ("bert_classifier", [1])])
+def test_backward_stops_at_the_lowest_adapted_layer(request, base_fixture, layers):
+    base = request.getfixturevalue(base_fixture)
+    split = toy_split()
+    labels = sorted({e.target for e in split.train})
+    adapter, _ = prepare_adapter(base, layers=layers, config=QUICK, labels=labels)
+    _, blocks = find_layers(adapter.model)
+    reached: set[int] = set()
+    for index, block in enumerate(blocks):
+        block.register_full_backward_hook(lambda module, grad_in, grad_out, index=index: reached.add(index))
+    objective = objective_for(base, labels, QUICK.max_length)
+    objective.loss(adapter, objective.batch(objective.encode(split.train[:8]))).backward()
+    assert reached == set(range(min(layers), len(blocks)))
