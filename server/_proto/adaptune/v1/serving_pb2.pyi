@@ -15,7 +15,7 @@ class AdapterRef(_message.Message):
     def __init__(self, domain: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Variant(_message.Message):
-    __slots__ = ("variant_id", "domain", "base_model", "chain", "fallback", "fallback_reason", "domain_source")
+    __slots__ = ("variant_id", "domain", "base_model", "chain", "fallback", "fallback_reason", "domain_source", "user_known", "task")
     VARIANT_ID_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,8 @@ class Variant(_message.Message):
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    USER_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     variant_id: str
     domain: str
     base_model: str
@@ -30,7 +32,9 @@ class Variant(_message.Message):
     fallback: bool
     fallback_reason: str
     domain_source: str
-    def __init__(self, variant_id: _Optional[str] = ..., domain: _Optional[str] = ..., base_model: _Optional[str] = ..., chain: _Optional[_Iterable[_Union[AdapterRef, _Mapping]]] = ..., fallback: _Optional[bool] = ..., fallback_reason: _Optional[str] = ..., domain_source: _Optional[str] = ...) -> None: ...
+    user_known: bool
+    task: str
+    def __init__(self, variant_id: _Optional[str] = ..., domain: _Optional[str] = ..., base_model: _Optional[str] = ..., chain: _Optional[_Iterable[_Union[AdapterRef, _Mapping]]] = ..., fallback: _Optional[bool] = ..., fallback_reason: _Optional[str] = ..., domain_source: _Optional[str] = ..., user_known: _Optional[bool] = ..., task: _Optional[str] = ...) -> None: ...
 
 class GetVariantRequest(_message.Message):
     __slots__ = ("user_id", "domain")
