@@ -92,10 +92,15 @@ def ensure_domains(db: Database, names: list[str], *, cursor: duckdb.DuckDBPyCon
     """
     if not names:
         return
-    sql = "INSERT INTO domains (name) VALUES (?) ON CONFLICT (name) DO NOTHING"
-    rows = [[n] for n in sorted(set(names))]
+    # One set-based statement: executemany, and ON CONFLICT, cost milliseconds per call in
+    # DuckDB, paid on every ingested batch. The anti-join is safe under write_lock.
+    sql = (
+        "INSERT INTO domains (name) SELECT DISTINCT name FROM unnest(?::VARCHAR[]) AS t(name) "
+        "WHERE name NOT IN (SELECT name FROM domains)"
+    )
+    params = [sorted(set(names))]
     if cursor is not None:
-        cursor.executemany(sql, rows)
+        cursor.execute(sql, params)
         return
     with db.write_lock:
-        db.cursor().executemany(sql, rows)
+        db.cursor().execute(sql, params)

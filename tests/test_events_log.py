@@ -182,3 +182,16 @@ def test_export_refuses_a_non_empty_folder_unless_overwriting(db, tmp_path: Path
     assert (folder / "keep.txt").read_text() == "mine"
     assert list(folder.rglob("*.parquet")) == []
     assert len(export_parquet(db, folder, overwrite=True)) == 1
+
+
+def test_traffic_registers_new_domains_and_leaves_known_ones_untouched(db):
+    from recsys.domains import DomainRecord, upsert_domain
+
+    upsert_domain(db, DomainRecord("legal", None, "law"))
+    upsert_domain(db, DomainRecord("contracts", "legal", "clauses"))
+    append_interactions(db, events(9))
+    append_interactions(db, events(9, start=9))
+    domains = {d.name: d for d in list_domains(db)}
+    assert set(domains) == {"customer_support", "legal", "contracts"}
+    assert domains["contracts"] == DomainRecord("contracts", "legal", "clauses")
+    assert domains["customer_support"].parent is None
