@@ -212,3 +212,11 @@ def test_summary_lists_at_most_1000_rejections_but_counts_them_all(live_server):
     assert len(result.rejections) == 1000
     assert [(r.batch_index, r.index) for r in result.rejections[798:802]] == [(0, 798), (0, 799), (1, 0), (1, 1)]
     assert stored_ids(live_server.db) == {m.event_id for m in good}
+
+
+def test_empty_batches_and_empty_streams_store_nothing(live_server):
+    result = live_server.client.log_interaction_batches([pb.InteractionBatch(), pb.InteractionBatch(interactions=[proto(1)])])
+    assert (result.accepted, result.batches) == (1, 2)
+    nothing = live_server.client.log_interaction_batches([])
+    assert (nothing.accepted, nothing.duplicates, nothing.rejected, nothing.batches) == (0, 0, 0, 0)
+    assert stored_ids(live_server.db) == {"evt-000001"}

@@ -31,7 +31,7 @@ def columns_from_protos(messages: Sequence[pb.Interaction]) -> EventColumns:
     rows = [
         (m.event_id, m.user_id, m.domain, m.input_text, m.model_output, m.correction, m.variant_id) for m in messages
     ]
-    ids, users, domains, texts, outputs, corrections, variants = map(list, zip(*rows)) if rows else ([],) * 7
+    ids, users, domains, texts, outputs, corrections, variants = map(list, zip(*rows)) if rows else [[] for _ in range(7)]
     feedback_names = FEEDBACK_FROM_PROTO
     times = [m.event_time for m in messages]
     return EventColumns(
