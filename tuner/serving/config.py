@@ -1,0 +1,58 @@
+"""What a serving process is started with: its base model, adapter cache and request limits.
+
+Kept free of torch so the server's configuration (and ``adaptune serve --help``) can
+import it without loading a model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+TASKS = ("classification", "generation")
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """One base model per process; at most ``max_adapters`` adapters resident on it.
+
+    ``max_batch_rows`` caps the inputs of concurrent requests that share one forward
+    pass. ``lease_timeout_s`` is how long a request waits for an adapter slot when every
+    resident adapter is in use by requests in flight. The ranker that routes users
+    without a domain is refitted when the log grew by ``refresh_events`` events, or by
+    any event once ``refresh_seconds`` passed since the last fit.
+    """
+
+    base_model: str = "minilm-l6"
+    task: str = "classification"
+    max_adapters: int = 8
+    max_inputs: int = 64
+    max_input_chars: int = 2_000
+    max_new_tokens: int = 256
+    default_new_tokens: int = 32
+    max_length: int = 64
+    max_batch_rows: int = 64
+    lease_timeout_s: float = 30.0
+    refresh_events: int = 200
+    refresh_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_model, str) or not self.base_model.strip():
+            raise ValueError(f"base_model must be a catalog name or a checkpoint folder, got {self.base_model!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}, got {self.task!r}")
+        for name in (
+            "max_adapters", "max_inputs", "max_input_chars", "max_new_tokens",
+            "default_new_tokens", "max_length", "max_batch_rows", "refresh_events",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.default_new_tokens > self.max_new_tokens:
+            raise ValueError(
+                f"default_new_tokens ({self.default_new_tokens}) must be <= max_new_tokens ({self.max_new_tokens})"
+            )
+        for name in ("lease_timeout_s", "refresh_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")

@@ -1,0 +1,28 @@
+"""Label names a domain's log knows: what the base model classifies among zero-shot.
+
+When a domain has no adapter yet, the base model answers by cosine similarity to the
+label names; the names come from the log (corrections, and answers marked right).
+"""
+
+from __future__ import annotations
+
+from recsys.store import Database
+
+_SQL = """
+SELECT DISTINCT label FROM (
+    SELECT CASE feedback WHEN 'corrected' THEN correction WHEN 'positive' THEN model_output END AS label
+    FROM interactions
+    WHERE ? IS NULL OR domain = ?
+)
+WHERE label IS NOT NULL AND label <> ''
+ORDER BY label
+LIMIT ?
+"""
+
+MAX_LABELS = 1_000
+
+
+def log_labels(db: Database, domain: str | None = None, *, limit: int = MAX_LABELS) -> tuple[str, ...]:
+    """Distinct labels taught by the domain's events (every domain's when ``domain`` is None)."""
+    rows = db.cursor().execute(_SQL, [domain, domain, limit]).fetchall()
+    return tuple(row[0] for row in rows)
