@@ -25,7 +25,7 @@ from recsys.store import Database
 from server.auth import BearerTokenInterceptor
 from server.config import ServerConfig
 from server.context import AppContext
-from server.servicers import interactions, ranking
+from server.servicers import interactions, ranking, tuning, variants
 from server.storage import open_store
 
 log = logging.getLogger("adaptune.server")
@@ -36,6 +36,8 @@ ServiceInstaller = Callable[[grpc.Server, AppContext], str]
 SERVICE_INSTALLERS: list[ServiceInstaller] = [
     interactions.install,
     ranking.install,
+    variants.install,
+    tuning.install,
     # Later work adds one line each: ranking.install, tuning.install, variants.install.
 ]
 

@@ -6,9 +6,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from recsys.events.validate import EventLimits
+from tuner.cycle.config import CycleConfig
+from tuner.serving.config import ServingConfig
 
 DEFAULT_DB_PATH = Path("var/adaptune.duckdb")
 DEFAULT_ADAPTERS_DIR = Path("var/adapters")
+DEFAULT_REPORTS_DIR = Path("var/reports")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
 TOKEN_ENV = "ADAPTUNE_TOKEN"
@@ -33,10 +36,19 @@ class ServerConfig:
     workers: int = 8
     adapters_dir: Path = DEFAULT_ADAPTERS_DIR
     limits: EventLimits = field(default_factory=EventLimits)
+    # What a tuning cycle does, on which base model (RunCycle and the nightly schedule).
+    cycle: CycleConfig = field(default_factory=CycleConfig)
+    # Run a cycle every day at this local time, "HH:MM"; None: only on request.
+    nightly_at: str | None = None
+    # Cycle reports (Markdown + PNGs) go to <reports_dir>/<cycle_id>/.
+    reports_dir: Path = DEFAULT_REPORTS_DIR
+    # VariantService: base model, task, adapter cache size, Predict limits.
+    serving: ServingConfig = field(default_factory=ServingConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))
         object.__setattr__(self, "adapters_dir", Path(self.adapters_dir))
+        object.__setattr__(self, "reports_dir", Path(self.reports_dir))
         if not isinstance(self.host, str) or not self.host.strip():
             raise ValueError(f"host must be a non-empty address, got {self.host!r}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
@@ -53,6 +65,14 @@ class ServerConfig:
             raise ValueError(f"grace_seconds must be a finite number >= 0, got {grace!r}")
         if not isinstance(self.limits, EventLimits):
             raise ValueError(f"limits must be an EventLimits, got {type(self.limits).__name__}")
+        if not isinstance(self.cycle, CycleConfig):
+            raise ValueError(f"cycle must be a CycleConfig, got {type(self.cycle).__name__}")
+        if self.nightly_at is not None:
+            from server.scheduler import parse_time_of_day
+
+            parse_time_of_day(self.nightly_at)
+        if not isinstance(self.serving, ServingConfig):
+            raise ValueError(f"serving must be a ServingConfig, got {type(self.serving).__name__}")
 
     @property
     def address(self) -> str:

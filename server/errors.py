@@ -17,7 +17,10 @@ from typing import Any, Callable, TypeVar
 import grpc
 
 from recsys.events.validate import BatchTooLargeError
+from recsys.cycles import CycleStateError
 from recsys.ranking import RankingError
+from tuner.cycle.errors import CycleCancelledError
+from tuner.serving.errors import AdapterCapacityError, ServingPreconditionError
 
 log = logging.getLogger("adaptune.server")
 
@@ -29,6 +32,12 @@ STATUS_FOR_EXCEPTION: list[tuple[type[BaseException], grpc.StatusCode]] = [
     (BatchTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     # Empty log, diverged factorization: the message says what to do first.
     (RankingError, grpc.StatusCode.FAILED_PRECONDITION),
+    # Missing/corrupt adapter files, no base model: the server keeps serving other variants.
+    (ServingPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
+    (AdapterCapacityError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    # A cycle already running (the message names it), or a champion changed under a cycle.
+    (CycleStateError, grpc.StatusCode.FAILED_PRECONDITION),
+    (CycleCancelledError, grpc.StatusCode.ABORTED),
     (FileExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (PermissionError, grpc.StatusCode.FAILED_PRECONDITION),
     (LookupError, grpc.StatusCode.NOT_FOUND),

@@ -74,8 +74,11 @@ def log_traffic(db: Database) -> None:
     append_interactions(db, events)
 
 
-def build_world(path: Path, base: BaseModel, *, domains: tuple[str, ...] = ("banking", "legal")) -> World:
-    db = open_database(path / "adaptune.duckdb")
+def build_world(
+    path: Path, base: BaseModel, *, domains: tuple[str, ...] = ("banking", "legal"), db: Database | None = None
+) -> World:
+    """On ``db`` (e.g. a live server's own store) or a new file under ``path``."""
+    db = db if db is not None else open_database(path / "adaptune.duckdb")
     upsert_domain(db, DomainRecord("legal"))
     upsert_domain(db, DomainRecord("contracts", parent="legal"))
     log_traffic(db)

@@ -18,11 +18,15 @@ from server.client.base import (
 )
 from server.client.interactions import InteractionsMixin, LogResult, RejectionInfo
 from server.client.ranking import RankingMixin
+from server.client.tuning import TuningMixin
+from server.client.variants import VariantsMixin
 
 
 class AdaptuneClient(
     InteractionsMixin,
     RankingMixin,
+    TuningMixin,
+    VariantsMixin,
     BaseClient,
 ):
     """All service calls over one channel (mixins first, BaseClient last)."""

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from server.config import DEFAULT_DB_PATH, DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, ServerConfig
+from server.config import (
+    DEFAULT_DB_PATH,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_REPORTS_DIR,
+    TOKEN_ENV,
+    ServerConfig,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +38,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-events-per-batch", type=int, default=defaults.max_events_per_batch)
     parser.add_argument("--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on stop")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="concurrent calls served")
+    parser.add_argument("--adapters", type=Path, default=defaults.adapters_dir, help=f"adapter folders of the registry (default {defaults.adapters_dir})")
+    serving = defaults.serving
+    parser.add_argument("--model", default=serving.base_model, help=f"base model Predict serves (default {serving.base_model}; loaded on the first call)")
+    parser.add_argument("--task", default=serving.task, choices=["classification", "generation"], help=f"task of --model (default {serving.task})")
+    parser.add_argument("--max-adapters", type=int, default=serving.max_adapters, help=f"adapters kept resident (LRU, default {serving.max_adapters})")
+    cycle = parser.add_argument_group("tuning cycles (on --model/--task; see tuner.cycle.config.CycleConfig)")
+    cycle.add_argument("--cycle-config", type=Path, default=None, help="JSON file of CycleConfig fields (its train: TrainConfig fields)")
+    cycle.add_argument("--nightly-at", default=None, metavar="HH:MM", help="run a cycle every day at this local time")
+    cycle.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, help=f"cycle reports (default {DEFAULT_REPORTS_DIR})")
     parser.set_defaults(func=run)
+
+
+def cycle_config_from_args(args: argparse.Namespace):
+    """The --cycle-config file (or the defaults), tuning the base model the server serves."""
+    from tuner.cycle.config import CycleConfig
+
+    config = CycleConfig.from_file(args.cycle_config) if args.cycle_config else CycleConfig()
+    return replace(config, base_model=args.model, task=args.task)
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -43,6 +68,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_events_per_batch=args.max_events_per_batch,
         grace_seconds=args.grace,
         workers=args.workers,
+        adapters_dir=args.adapters,
+        serving=replace(ServerConfig().serving, base_model=args.model, task=args.task, max_adapters=args.max_adapters),
+        cycle=cycle_config_from_args(args),
+        nightly_at=args.nightly_at,
+        reports_dir=args.reports,
     )
 
 
