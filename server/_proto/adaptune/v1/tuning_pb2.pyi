@@ -24,7 +24,7 @@ class RunCycleRequest(_message.Message):
     def __init__(self, max_domains: _Optional[int] = ..., layer_budget: _Optional[float] = ..., dry_run: _Optional[bool] = ..., min_examples: _Optional[int] = ..., domains: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CycleEvent(_message.Message):
-    __slots__ = ("cycle_id", "stage", "domain", "message", "step", "total_steps", "loss", "metrics", "adapter_version")
+    __slots__ = ("cycle_id", "stage", "domain", "message", "step", "total_steps", "loss", "metrics", "adapter_version", "summary_json", "report_path")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,8 @@ class CycleEvent(_message.Message):
     LOSS_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
+    REPORT_PATH_FIELD_NUMBER: _ClassVar[int]
     cycle_id: str
     stage: str
     domain: str
@@ -50,7 +52,9 @@ class CycleEvent(_message.Message):
     loss: float
     metrics: _containers.ScalarMap[str, float]
     adapter_version: str
-    def __init__(self, cycle_id: _Optional[str] = ..., stage: _Optional[str] = ..., domain: _Optional[str] = ..., message: _Optional[str] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., adapter_version: _Optional[str] = ...) -> None: ...
+    summary_json: str
+    report_path: str
+    def __init__(self, cycle_id: _Optional[str] = ..., stage: _Optional[str] = ..., domain: _Optional[str] = ..., message: _Optional[str] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., adapter_version: _Optional[str] = ..., summary_json: _Optional[str] = ..., report_path: _Optional[str] = ...) -> None: ...
 
 class AdapterInfo(_message.Message):
     __slots__ = ("domain", "version", "status", "parent_domain", "parent_version", "layers", "metrics", "created_at", "base_model")
@@ -114,18 +118,26 @@ class ListCyclesRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
 class CycleInfo(_message.Message):
-    __slots__ = ("cycle_id", "status", "started_at", "finished_at", "summary_json")
+    __slots__ = ("cycle_id", "status", "started_at", "finished_at", "summary_json", "watermark_from", "watermark_to", "error", "request_json")
     CYCLE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_FROM_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_TO_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_JSON_FIELD_NUMBER: _ClassVar[int]
     cycle_id: str
     status: str
     started_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
     summary_json: str
-    def __init__(self, cycle_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., summary_json: _Optional[str] = ...) -> None: ...
+    watermark_from: int
+    watermark_to: int
+    error: str
+    request_json: str
+    def __init__(self, cycle_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., summary_json: _Optional[str] = ..., watermark_from: _Optional[int] = ..., watermark_to: _Optional[int] = ..., error: _Optional[str] = ..., request_json: _Optional[str] = ...) -> None: ...
 
 class ListCyclesResponse(_message.Message):
     __slots__ = ("cycles",)

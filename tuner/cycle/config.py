@@ -1,0 +1,201 @@
+"""What a cycle does: one validated dataclass (saved as JSON), and the per-run request on top.
+
+Kept free of torch (the server's settings and the CLI import it), so the module groups
+and tasks are repeated here; a test keeps them equal to ``tuner.architectures`` and
+``tuner.loading``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from recsys.domains import check_domain_name
+from tuner.config import TrainConfig
+
+LORA_GROUPS = ("attention", "mlp")
+TASKS = ("classification", "generation")
+MAX_DOMAINS = 100
+_ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+
+
+def default_train_config() -> TrainConfig:
+    """A cycle's training: short, early-stopped, no progress bar (the cycle reports progress)."""
+    return TrainConfig(
+        rank=8, alpha=16.0, dropout=0.05, lr=2e-3, head_lr=5e-3, batch_size=32, epochs=3,
+        patience=2, max_length=32, progress=False,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CycleConfig:
+    """Settings of the nightly targeted cycle.
+
+    A domain is tuned when it ranks among the top ``max_domains`` of the new events and
+    has at least ``min_examples`` labeled events its adapters have not seen. Layers are
+    chosen from gradient probes (``probe_examples`` corrected examples) under
+    ``layer_budget`` (a fraction of the cost of adapting every layer: the compute budget).
+    A candidate is promoted when its primary metric (accuracy, or token F1 for
+    generation) on the held-out ``test`` share beats the champion's (or the base model's)
+    on the same rows by at least ``margin``, and the bias audit passes: for each of
+    ``audit_attributes`` the gap between groups of at least ``audit_min_group`` examples
+    is at most ``audit_bound``.
+    """
+
+    base_model: str = "minilm-l6"
+    task: str = "classification"
+    max_domains: int = 3
+    layer_budget: float = 0.5
+    min_examples: int = 20
+    margin: float = 0.01
+    audit_attributes: tuple[str, ...] = ("region",)
+    audit_bound: float = 0.25
+    audit_min_group: int = 5
+    validation: float = 0.1
+    test: float = 0.2
+    probe_examples: int = 64
+    probe_batch_size: int = 16
+    groups: tuple[str, ...] = LORA_GROUPS
+    # Tune only these domains (empty: any).
+    domains: tuple[str, ...] = ()
+    # Rank and plan (probes included) but train and register nothing.
+    dry_run: bool = False
+    train: TrainConfig = field(default_factory=default_train_config)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "audit_attributes", tuple(self.audit_attributes))
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "domains", tuple(self.domains))
+        if not isinstance(self.base_model, str) or not self.base_model.strip():
+            raise ValueError(f"base_model must be a catalog name or a checkpoint folder, got {self.base_model!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}, got {self.task!r}")
+        _int_in(self, "max_domains", 1, MAX_DOMAINS)
+        _int_in(self, "min_examples", 1, None)
+        _int_in(self, "audit_min_group", 1, None)
+        _int_in(self, "probe_examples", 1, None)
+        _int_in(self, "probe_batch_size", 1, None)
+        _float_in(self, "layer_budget", 0.0, 1.0, low_open=True)
+        _float_in(self, "margin", 0.0, 1.0, high_open=True)
+        _float_in(self, "audit_bound", 0.0, 1.0)
+        _float_in(self, "validation", 0.0, 1.0, high_open=True)
+        _float_in(self, "test", 0.0, 1.0, low_open=True, high_open=True)
+        if self.validation + self.test >= 1.0:
+            raise ValueError(f"validation + test must be < 1, got {self.validation!r} + {self.test!r}")
+        bad = [a for a in self.audit_attributes if not isinstance(a, str) or not _ATTRIBUTE.match(a)]
+        if bad or len(set(self.audit_attributes)) != len(self.audit_attributes):
+            raise ValueError(f"audit_attributes must be distinct attribute names, got {list(self.audit_attributes)!r}")
+        bad = [g for g in self.groups if g not in LORA_GROUPS]
+        if bad or not self.groups or len(set(self.groups)) != len(self.groups):
+            raise ValueError(f"groups must be distinct values from {list(LORA_GROUPS)}, got {list(self.groups)!r}")
+        for name in self.domains:
+            check_domain_name(name, field="domains")
+        if len(set(self.domains)) != len(self.domains):
+            raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
+        if not isinstance(self.dry_run, bool):
+            raise ValueError(f"dry_run must be a bool, got {self.dry_run!r}")
+        if not isinstance(self.train, TrainConfig):
+            raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
+
+    @property
+    def metric(self) -> str:
+        """The primary metric the gate compares."""
+        return "accuracy" if self.task == "classification" else "token_f1"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["train"] = self.train.to_json()
+        for name in ("audit_attributes", "groups", "domains"):
+            data[name] = list(data[name])
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CycleConfig":
+        """Build from a dict (e.g. a JSON file), refusing keys this version does not know."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a cycle config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown CycleConfig fields {unknown}; known: {sorted(known)}")
+        values = dict(data)
+        if "train" in values:
+            train = values["train"]
+            if not isinstance(train, dict):
+                raise ValueError(f"train must be an object of TrainConfig fields, got {train!r}")
+            values["train"] = TrainConfig.from_json({**default_train_config().to_json(), **train})
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "CycleConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"cycle config file {str(path)!r} does not exist") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"cycle config file {str(path)!r} is not valid JSON: {error.msg}") from None
+        return cls.from_json(data)
+
+    def merged(self, request: "CycleRequest") -> "CycleConfig":
+        """This config with the request's options on top (None keeps the config's value)."""
+        updates: dict[str, Any] = {"dry_run": request.dry_run}
+        for name in ("max_domains", "layer_budget", "min_examples"):
+            value = getattr(request, name)
+            if value is not None:
+                updates[name] = value
+        if request.domains:
+            updates["domains"] = request.domains
+        return replace(self, **updates)
+
+
+@dataclass(frozen=True)
+class CycleRequest:
+    """What one run asks for on top of the server's CycleConfig (None: the config's value)."""
+
+    max_domains: int | None = None
+    layer_budget: float | None = None
+    min_examples: int | None = None
+    dry_run: bool = False
+    domains: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domains", tuple(self.domains))
+        if self.max_domains is not None:
+            _int_in(self, "max_domains", 1, MAX_DOMAINS)
+        if self.min_examples is not None:
+            _int_in(self, "min_examples", 1, None)
+        if self.layer_budget is not None:
+            _float_in(self, "layer_budget", 0.0, 1.0, low_open=True)
+        if not isinstance(self.dry_run, bool):
+            raise ValueError(f"dry_run must be a bool, got {self.dry_run!r}")
+        for name in self.domains:
+            check_domain_name(name, field="domains")
+        if len(set(self.domains)) != len(self.domains):
+            raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "domains": list(self.domains)}
+
+
+def _int_in(owner: object, name: str, low: int, high: int | None) -> None:
+    value = getattr(owner, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def _float_in(
+    owner: object, name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> None:
+    value = getattr(owner, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")

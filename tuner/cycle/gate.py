@@ -1,0 +1,92 @@
+"""The promotion gate: candidate against champion on the same held-out rows, then the bias audit.
+
+Both are evaluated on exactly the domain's held-out split; a label one of them cannot
+predict counts as a miss for it rather than dropping the row, so the rows stay the
+same. Without a champion the reference is the base model (zero-shot over the
+candidate's labels for classification). Promote only when the candidate's primary
+metric beats the reference's by at least the margin AND every audit passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from tuner.adapters import Adapter
+from tuner.audit import AuditResult, bias_audit
+from tuner.cycle.config import CycleConfig
+from tuner.data import Example
+from tuner.evaluation import Metrics, evaluate
+from tuner.loading import BaseModel
+
+
+@dataclass(frozen=True)
+class GateResult:
+    metric: str
+    candidate: Metrics
+    reference: Metrics
+    # "champion" or "base".
+    reference_kind: str
+    reference_version: str | None
+    gain: float
+    audits: tuple[AuditResult, ...]
+    promote: bool
+    reason: str
+
+    def to_json(self) -> dict:
+        return {
+            "metric": self.metric,
+            "candidate": self.candidate.overall,
+            "reference": {"kind": self.reference_kind, "version": self.reference_version, **self.reference.overall},
+            "gain": self.gain,
+            "audits": [a.to_json() for a in self.audits],
+            "decision": "promote" if self.promote else "keep",
+            "reason": self.reason,
+        }
+
+
+def decide(
+    metric: str, candidate: Metrics, reference: Metrics, reference_kind: str,
+    audits: Sequence[AuditResult], margin: float,
+) -> tuple[bool, float, str]:
+    """(promote, gain, reason): better by ``margin`` and every audit within its bound."""
+    ours, theirs = float(candidate[metric]), float(reference[metric])
+    gain = ours - theirs
+    comparison = f"{metric} {ours:.4f} vs {reference_kind} {theirs:.4f} ({gain:+.4f}, margin {margin:g})"
+    problems = []
+    if gain < margin:
+        problems.append(f"{comparison}: not better by the margin")
+    problems += [
+        f"bias audit failed on {a.attribute!r}: {a.metric} gap {a.gap:.4f} > bound {a.bound:g} ({a.per_group})"
+        for a in audits
+        if not a.passed
+    ]
+    if problems:
+        return False, gain, "; ".join(problems)
+    passed = ", ".join(f"{a.attribute} gap {a.gap:.3f}" for a in audits) or "no attributes"
+    return True, gain, f"{comparison}; bias audit passed ({passed})"
+
+
+def gate(
+    base: BaseModel,
+    test: Sequence[Example],
+    candidate: Adapter,
+    champion: Adapter | None,
+    champion_version: str | None,
+    config: CycleConfig,
+) -> GateResult:
+    """Evaluate candidate and champion (or base) on ``test``, audit the candidate, decide."""
+    group_by = ("domain", *config.audit_attributes)
+    options = {"group_by": group_by, "batch_size": 64, "max_length": config.train.max_length, "allow_unseen": True}
+    ours = evaluate(base, test, candidate, **options)
+    if champion is not None:
+        theirs, kind = evaluate(base, test, champion, **options), "champion"
+    else:
+        labels = candidate.labels if base.task == "classification" else None
+        theirs, kind = evaluate(base, test, None, labels=labels, **options), "base"
+    audits = tuple(
+        bias_audit(ours, attribute, metric=config.metric, bound=config.audit_bound, min_group_size=config.audit_min_group)
+        for attribute in config.audit_attributes
+    )
+    promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin)
+    return GateResult(config.metric, ours, theirs, kind, champion_version if champion else None, gain, audits, promote, reason)

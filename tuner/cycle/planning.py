@@ -1,0 +1,283 @@
+"""Plan a cycle: new events -> ranked domains -> the ones that qualify -> probes -> layers.
+
+Ranking sees only the events after the watermark (what changed since the last cycle);
+a domain qualifies when it ranks among the top ``max_domains`` and has at least
+``min_examples`` labeled events its adapters have not seen. Its data, though, is every
+labeled event of the domain up to the cycle's upper watermark, split by event id hash,
+so the held-out rows are the same for the candidate and the champion and stay held out
+in later cycles. Layers come from gradient probes on the domain's corrected examples,
+completed by collaborative filtering and selected under the layer budget.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from recsys.cycles import new_labeled_counts
+from recsys.events.model import Feedback
+from recsys.events.query import fetch_interactions
+from recsys.layers import LayerCostModel, LayerImportance, LayerSelection, Target, build_layer_importance, select_layers
+from recsys.matrices import ConfidenceConfig
+from recsys.probes import write_probes
+from recsys.ranking import DomainRanker, DomainScore, EmptyLogError, RankerConfig
+from recsys.store import Database
+from tuner.cycle.config import CycleConfig
+from tuner.cycle.errors import CycleCancelledError
+from tuner.cycle.probing import probe_domain
+from tuner.cycle.progress import CycleEvent, EventSink
+from tuner.data import DataSplit, Example, example_from, split_examples
+from tuner.loading import BaseModel
+from tuner.probe import to_probe_records
+
+
+@dataclass(frozen=True)
+class RankedDomain:
+    """A domain of the new events, its ranking evidence, and why it was (not) tuned."""
+
+    score: DomainScore
+    new_examples: int
+    selected: bool
+    reason: str
+
+    def to_json(self) -> dict:
+        s = self.score
+        return {
+            "domain": s.domain, "score": s.score, "affinity": s.affinity, "need": s.need,
+            "error_rate": s.error_rate, "events": s.event_count, "negative": s.negative_count,
+            "corrected": s.corrected_count, "users": s.user_count, "new_examples": self.new_examples,
+            "selected": self.selected, "reason": self.reason,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DomainData:
+    split: DataSplit
+    # Event ids of corrected interactions (what the probe measures on).
+    corrected: frozenset[str]
+
+    def probe_examples(self, limit: int) -> list[Example]:
+        """The newest corrected training examples (all training examples when none was corrected)."""
+        pool = [e for e in self.split.train if e.event_id in self.corrected] or list(self.split.train)
+        return sorted(pool, key=lambda e: e.seq or 0, reverse=True)[:limit]
+
+
+@dataclass(frozen=True)
+class DomainPlan:
+    domain: str
+    rank: int
+    data: DomainData
+    layers: tuple[int, ...]
+    groups: tuple[str, ...]
+    layer_cost: float
+    # Share of the domain's layer importance the selection keeps (1.0 for all layers).
+    captured: float
+    probe_id: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "domain": self.domain, "rank": self.rank, "layers": list(self.layers), "groups": list(self.groups),
+            "layer_cost": self.layer_cost, "captured": self.captured, "probe_id": self.probe_id,
+            "data": self.data.split.sizes(), "data_window": list(self.data.split.data_window or ()),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    strategy: str
+    window: tuple[int, int]
+    new_events: int
+    ranked: tuple[RankedDomain, ...]
+    domains: tuple[DomainPlan, ...]
+    # Requested domains that have no new events in the window.
+    missing: tuple[str, ...] = ()
+    importance: LayerImportance | None = None
+    selections: dict[str, LayerSelection] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "window": list(self.window),
+            "new_events": self.new_events,
+            "ranked": [r.to_json() for r in self.ranked],
+            "planned": [d.to_json() for d in self.domains],
+            "missing": list(self.missing),
+        }
+
+
+@dataclass
+class PlanContext:
+    """What a planner works with; ``check()`` raises when the cycle was cancelled."""
+
+    db: Database
+    base: BaseModel
+    config: CycleConfig
+    cycle_id: str
+    window: tuple[int, int]
+    emit: EventSink
+    cancel: threading.Event | None = None
+    cost_model: LayerCostModel = field(default_factory=LayerCostModel)
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise CycleCancelledError(f"cycle {self.cycle_id!r} was cancelled before it committed; nothing changed")
+
+    def event(self, stage: str, domain: str = "", message: str = "", **values) -> None:
+        self.emit(CycleEvent(self.cycle_id, stage, domain, message, **values))
+
+
+Planner = Callable[[PlanContext], CyclePlan]
+
+
+# -- building blocks (the benchmark's other strategies reuse them) ------------------------
+
+
+def probe_model_key(base_name: str) -> str:
+    """The probes table's name for a base model: catalog names as they are, a checkpoint
+    folder's path without its leading slash (and characters the table refuses replaced)."""
+    key = re.sub(r"[^A-Za-z0-9_.\-/:]", "_", base_name).lstrip("/._-:")
+    return key[-200:] or "model"
+
+
+def rank_window(db: Database, window: tuple[int, int]) -> tuple[DomainRanker | None, list[DomainScore]]:
+    """ALS ranking of the domains over the window's events only (None when it is empty)."""
+    low, high = window
+    if high <= low:
+        return None, []
+    confidence = ConfidenceConfig(min_seq=low + 1, max_seq=high)
+    try:
+        ranker = DomainRanker(RankerConfig(confidence=confidence)).fit(db)
+    except EmptyLogError:
+        return None, []
+    return ranker, ranker.rank_domains(top_k=len(ranker.domains))
+
+
+def count_new_events(db: Database, window: tuple[int, int]) -> int:
+    low, high = window
+    row = db.cursor().execute("SELECT count(*) FROM interactions WHERE seq > ? AND seq <= ?", [low, high]).fetchone()
+    return int(row[0])
+
+
+def load_domain_data(db: Database, domain: str, until_seq: int, config: CycleConfig) -> DomainData | str:
+    """The domain's labeled events up to ``until_seq``, split by event id; a reason when unusable."""
+    interactions = fetch_interactions(db, domain=domain, until_seq=until_seq)
+    examples = [e for e in map(example_from, interactions) if e is not None]
+    corrected = frozenset(i.event_id for i in interactions if i.feedback is Feedback.CORRECTED and i.correction)
+    split = split_examples(examples, validation=config.validation, test=config.test)
+    if not split.train:
+        return "no labeled examples fall in the training split"
+    if not split.test:
+        return f"no labeled examples fall in the held-out split ({config.test:g} of {len(examples)})"
+    if config.task == "classification" and len({e.target for e in split.train}) < 2:
+        return "its training examples have fewer than 2 distinct labels"
+    return DomainData(split, corrected)
+
+
+def qualify(
+    ctx: PlanContext, scores: Sequence[DomainScore], limit: int
+) -> tuple[list[RankedDomain], list[tuple[int, DomainScore, DomainData]]]:
+    """Walk the ranking: the first ``limit`` domains with enough new data (and usable splits)."""
+    config = ctx.config
+    counts = new_labeled_counts(ctx.db, ctx.window[1], [s.domain for s in scores])
+    ranked: list[RankedDomain] = []
+    chosen: list[tuple[int, DomainScore, DomainData]] = []
+    for rank, score in enumerate(scores, start=1):
+        new = counts.get(score.domain, 0)
+        selected = False
+        if config.domains and score.domain not in config.domains:
+            reason = "not among the requested domains"
+        elif new < config.min_examples:
+            reason = f"{new} new labeled examples, fewer than min_examples {config.min_examples}"
+        elif len(chosen) >= limit:
+            reason = f"ranked below the {limit} domain(s) this cycle tunes"
+        else:
+            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config)
+            if isinstance(data, str):
+                reason = data
+            else:
+                chosen.append((rank, score, data))
+                selected = True
+                reason = f"rank {rank}: score {score.score:.4f} (affinity {score.affinity:.3f} x need {score.need:.3f}), {new} new labeled examples"
+        ranked.append(RankedDomain(score, new, selected, reason))
+    return ranked, chosen
+
+
+def probe(ctx: PlanContext, domain: str, data: DomainData) -> str:
+    """Gradient probe of the domain's corrected examples, stored with the cycle id; returns its id."""
+    ctx.check()
+    examples = data.probe_examples(ctx.config.probe_examples)
+    ctx.event("probing", domain, f"gradient probe on {len(examples)} corrected examples")
+    labels = sorted({e.target for e in data.split.train})
+    observations = probe_domain(ctx.base, examples, ctx.config, labels)
+    records = to_probe_records(observations, domain, probe_model_key(ctx.base.name), cycle_id=ctx.cycle_id)
+    write_probes(ctx.db, records)
+    return records[0].probe_id
+
+
+def select_targets(
+    ctx: PlanContext, ranker: DomainRanker, domains: Sequence[str], budget: float
+) -> tuple[LayerImportance, dict[str, LayerSelection]]:
+    """Probe-measured importance completed by CF, and the best targets of each domain under ``budget``."""
+    importance = build_layer_importance(
+        ctx.db, probe_model_key(ctx.base.name), list(domains), ranker.domain_similarity(), ranker.domains
+    )
+    selections = {
+        domain: select_layers(importance.row(domain), importance.num_layers, budget, ctx.cost_model)
+        for domain in domains
+    }
+    return importance, selections
+
+
+def domain_plan(rank: int, domain: str, data: DomainData, targets: Sequence[Target], cost: float,
+                captured: float, probe_id: str = "") -> DomainPlan:
+    """LoRA covers the selected layers x the selected groups (PEFT targets a cross product)."""
+    layers = tuple(sorted({layer for layer, _ in targets}))
+    groups = tuple(sorted({group for _, group in targets}))
+    return DomainPlan(domain, rank, data, layers, groups, cost, captured, probe_id)
+
+
+def empty_plan(ctx: PlanContext, strategy: str, new_events: int, ranked=(), missing=()) -> CyclePlan:
+    return CyclePlan(strategy, ctx.window, new_events, tuple(ranked), (), tuple(missing))
+
+
+# -- the targeted planner -------------------------------------------------------------------
+
+
+def plan_cycle(ctx: PlanContext) -> CyclePlan:
+    """The CF-targeted plan: rank the new events, qualify, probe, select layers under the budget."""
+    ctx.check()
+    new_events = count_new_events(ctx.db, ctx.window)
+    ranker, scores = rank_window(ctx.db, ctx.window)
+    missing = tuple(d for d in ctx.config.domains if d not in {s.domain for s in scores})
+    if ranker is None:
+        ctx.event("ranked", message=f"no new events after seq {ctx.window[0]}: nothing to rank")
+        return empty_plan(ctx, "targeted", new_events, missing=missing)
+    ranked, chosen = qualify(ctx, scores, ctx.config.max_domains)
+    ctx.event(
+        "ranked",
+        message=f"{len(scores)} domains in {new_events} new events (seq {ctx.window[0] + 1}..{ctx.window[1]}); "
+        f"tuning {[s.domain for _, s, _ in chosen] or 'none'}",
+        metrics={r.score.domain: r.score.score for r in ranked},
+    )
+    for entry in ranked:
+        if not entry.selected:
+            ctx.event("skipped", entry.score.domain, entry.reason)
+    if not chosen:
+        return empty_plan(ctx, "targeted", new_events, ranked, missing)
+    probe_ids = {score.domain: probe(ctx, score.domain, data) for _, score, data in chosen}
+    ctx.check()
+    importance, selections = select_targets(ctx, ranker, list(probe_ids), ctx.config.layer_budget)
+    plans = []
+    for rank, score, data in chosen:
+        selection = selections[score.domain]
+        plan = domain_plan(rank, score.domain, data, selection.targets, selection.cost, selection.captured,
+                           probe_ids[score.domain])
+        plans.append(plan)
+        ctx.event(
+            "planned", score.domain,
+            f"layers {list(plan.layers)} x {','.join(plan.groups)} (cost {plan.layer_cost:.2f} of all layers, "
+            f"{plan.captured:.0%} of the importance); {len(data.split.train)} train examples",
+        )  # fmt: skip
+    return CyclePlan("targeted", ctx.window, new_events, tuple(ranked), tuple(plans), missing, importance, selections)

@@ -1,0 +1,328 @@
+"""Run a planned cycle: train each candidate, gate it, then commit everything at once.
+
+While the cycle runs only adapter FILES are written (each version folder atomically).
+The registry rows (champion or rejected, with metrics and the reason) and the cycle's
+``finished`` row, which moves the watermark, commit in one transaction at the end,
+guarded against a champion that changed meanwhile. Any failure or cancellation before
+that removes the folders this cycle staged and marks the cycle failed: the registry and
+the watermark stay as they were and the next cycle redoes the work. A process killed
+outright leaves the row ``running`` and maybe orphan folders; ``recover`` (at the next
+start) marks it interrupted and removes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recsys.cycles import (
+    CycleRecord,
+    Guard,
+    fail_cycle,
+    finish_cycle,
+    note_progress,
+    staged_by_interrupted,
+    start_cycle,
+)
+from recsys.store import Database
+from tuner.adapters import Adapter
+from tuner.chains import parent_of
+from tuner.cycle.config import CycleConfig
+from tuner.cycle.gate import GateResult, gate
+from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, plan_cycle
+from tuner.cycle.progress import CycleEvent, EventSink, ignore
+from tuner.data import drop_unseen
+from tuner.errors import IncompatibleAdapterError
+from tuner.loading import BaseModel
+from tuner.registry import AdapterRecord, AdapterRegistry, StagedAdapter
+from tuner.targeting import check_parent
+from tuner.training import EvalPoint, train_adapter
+
+log = logging.getLogger("adaptune.cycle")
+
+REPORT_FILE = "report.md"
+# At most this often a training step becomes a progress event (plus the first and last).
+STEP_EVENT_SECONDS = 0.25
+
+
+@dataclass
+class Workspace:
+    """What a cycle reads and writes: the store, the registry, the base model, where reports go."""
+
+    db: Database
+    registry: AdapterRegistry
+    base: BaseModel
+    reports_dir: Path
+
+
+@dataclass
+class DomainOutcome:
+    plan: DomainPlan
+    staged: StagedAdapter
+    # What the candidate started from ("domain/version"), or None for a fresh adapter.
+    warm_start: str | None
+    notes: list[str]
+    train: dict
+    step_losses: list[float]
+    history: list[EvalPoint]
+    gate: GateResult
+    # The champion the gate compared against (re-checked at commit).
+    champion_version: str | None
+    seconds: float
+
+    @property
+    def domain(self) -> str:
+        return self.plan.domain
+
+    def registry_metrics(self, cycle_id: str) -> dict:
+        """What the adapter's row stores: headline numbers on top, the evidence nested."""
+        overall = {k: v for k, v in self.gate.candidate.overall.items() if k != "n"}
+        return {**overall, "n_test": self.gate.candidate.n, "cycle_id": cycle_id, "gate": self.gate.to_json(),
+                "train": self.train, "groups": self.gate.candidate.groups}
+
+    def to_json(self) -> dict:
+        return {
+            **self.plan.to_json(),
+            "version": self.staged.version,
+            "warm_start": self.warm_start,
+            "notes": self.notes,
+            "train": self.train,
+            "gate": self.gate.to_json(),
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class CycleResult:
+    record: CycleRecord
+    plan: CyclePlan
+    outcomes: list[DomainOutcome] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    report: Path | None = None
+
+    @property
+    def cycle_id(self) -> str:
+        return self.record.cycle_id
+
+    def promoted(self) -> list[DomainOutcome]:
+        return [o for o in self.outcomes if o.gate.promote]
+
+
+# -- one domain ---------------------------------------------------------------------------
+
+
+def _warm_source(ws: Workspace, domain: str, config: CycleConfig, notes: list[str]) -> AdapterRecord | None:
+    """The domain's champion, else its parent's, when it fits this base and rank."""
+    own = ws.registry.champion(domain)
+    parent = parent_of(ws.registry, domain)
+    candidates = [own] if own else []
+    if parent and not own:
+        candidates.append(ws.registry.champion(parent))
+    for record in filter(None, candidates):
+        try:
+            check_parent(ws.base, record.path, config.train)
+            return record
+        except (IncompatibleAdapterError, LookupError) as error:
+            notes.append(f"no warm start from {record.domain}/{record.version}: {error}")
+    return None
+
+
+def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapter | None, str | None]:
+    record = ws.registry.champion(domain)
+    if record is None:
+        return None, None
+    try:
+        return ws.registry.load(ws.base, domain, record.version), record.version
+    except (IncompatibleAdapterError, LookupError) as error:
+        notes.append(f"champion {record.version} cannot be evaluated on this base ({error}); compared with the base")
+        return None, record.version
+
+
+def train_domain(ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: PlanContext) -> DomainOutcome:
+    """Train the candidate on the plan's layers, gate it, stage its folder (no registry row)."""
+    started = time.perf_counter()
+    domain, split = plan.domain, plan.data.split
+    notes: list[str] = []
+    source = _warm_source(ws, domain, config, notes)
+    labels = None
+    validation = split.validation
+    if ws.base.task == "classification":
+        trained_on = {e.target for e in split.train}
+        own = source.labels if source is not None and source.domain == domain else ()
+        labels = sorted(trained_on | set(own))
+        validation, dropped = drop_unseen(trained_on, split.validation)
+        if dropped:
+            notes.append(f"{dropped} validation examples have labels unseen in training and were left out")
+    last_event = [0.0]
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        ctx.check()
+        now = time.perf_counter()
+        if step in (1, total) or now - last_event[0] >= STEP_EVENT_SECONDS:
+            last_event[0] = now
+            ctx.event("training", domain, f"step {step}/{total} loss {loss:.4f}", step=step, total_steps=total, loss=loss)
+
+    ctx.event("training", domain, f"layers {list(plan.layers)} x {','.join(plan.groups)}, "
+              f"warm start {f'{source.domain}/{source.version}' if source else 'none'}, {len(split.train)} examples")
+    result = train_adapter(
+        ws.base, split.train, validation, layers=plan.layers, groups=plan.groups, config=config.train,
+        labels=labels, init_from=source.path if source else None, on_step=on_step,
+    )  # fmt: skip
+    ctx.check()
+    champion, champion_version = _load_champion(ws, domain, notes)
+    verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config)
+    staged = ws.registry.stage(result.adapter, domain=domain, parent=source, data_window=split.data_window)
+    train = {
+        "steps": result.steps, "total_steps": result.total_steps, "best_step": result.best_step,
+        "stopped_early": result.stopped_early, "train_seconds": result.train_seconds,
+        "trainable_params": result.trainable_params, "lora_params": result.lora_params,
+        "warm_started_modules": result.warm_started_modules,
+        "final_loss": result.step_losses[-1] if result.step_losses else None,
+    }  # fmt: skip
+    return DomainOutcome(
+        plan, staged, f"{source.domain}/{source.version}" if source else None, notes, train,
+        list(result.step_losses), list(result.history), verdict, champion_version, time.perf_counter() - started,
+    )
+
+
+# -- the whole cycle ------------------------------------------------------------------------
+
+
+def summarize(record: CycleRecord, config: CycleConfig, ws: Workspace, plan: CyclePlan,
+              outcomes: list[DomainOutcome], seconds: float, report: Path | None) -> dict:
+    """The cycle's summary row: what was ranked and why, what trained, metrics, decisions."""
+    return {
+        "cycle_id": record.cycle_id,
+        "base_model": ws.base.name,
+        "task": ws.base.task,
+        "dry_run": config.dry_run,
+        "config": config.to_json(),
+        **plan.to_json(),
+        "domains": [o.to_json() for o in outcomes],
+        "promoted": [o.domain for o in outcomes if o.gate.promote],
+        "kept": [o.domain for o in outcomes if not o.gate.promote],
+        "seconds": seconds,
+        "report": str(report) if report else None,
+    }
+
+
+def commit(ws: Workspace, record: CycleRecord, outcomes: list[DomainOutcome], summary: dict) -> CycleRecord:
+    """Registry rows and the finished cycle row in one transaction, if no champion changed meanwhile."""
+    statements, guards = [], []
+    for outcome in outcomes:
+        status = "champion" if outcome.gate.promote else "rejected"
+        statements += ws.registry.row_statements(outcome.staged, status=status, metrics=outcome.registry_metrics(record.cycle_id))
+        sql, params = ws.registry.champion_query(outcome.domain)
+        expected = ((outcome.champion_version,),) if outcome.champion_version else ()
+        guards.append(Guard(sql, tuple(params), expected,
+                            f"the champion of {outcome.domain!r} changed while the cycle ran (was {outcome.champion_version or 'none'})"))
+    return finish_cycle(ws.db, record.cycle_id, summary, statements=statements, guards=guards)
+
+
+def run_started_cycle(
+    ws: Workspace,
+    config: CycleConfig,
+    record: CycleRecord,
+    *,
+    emit: EventSink = ignore,
+    cancel: threading.Event | None = None,
+    planner: Planner = plan_cycle,
+) -> CycleResult:
+    """Plan, train, gate and commit the cycle whose ``running`` row is ``record``.
+
+    Raises what went wrong after marking the cycle failed (nothing of it committed).
+    """
+    from tuner.cycle.report import write_report  # matplotlib only when a cycle runs
+
+    started = time.perf_counter()
+    window = (record.watermark_from, record.watermark_to)
+    ctx = PlanContext(ws.db, ws.base, config, record.cycle_id, window, emit, cancel)
+    outcomes: list[DomainOutcome] = []
+    report_path = ws.reports_dir / record.cycle_id / REPORT_FILE
+    try:
+        ctx.event("started", message=f"{ws.base.name}: events after seq {window[0]} up to {window[1]}"
+                  + (" (dry run: plan only)" if config.dry_run else ""))
+        plan = planner(ctx)
+        for domain_plan in [] if config.dry_run else plan.domains:
+            ctx.check()
+            outcome = train_domain(ws, domain_plan, config, ctx)
+            outcomes.append(outcome)
+            # Recorded before anyone hears of it, so a restart after a kill can remove the folder.
+            note_progress(ws.db, record.cycle_id, {"staged": [str(o.staged.path) for o in outcomes]})
+            verdict = outcome.gate
+            ctx.event(
+                "evaluated", outcome.domain, f"{'promote' if verdict.promote else 'keep'}: {verdict.reason}",
+                metrics={"candidate": verdict.candidate[verdict.metric],
+                         "reference": verdict.reference[verdict.metric], "gain": verdict.gain},
+                adapter_version=outcome.staged.version,
+            )  # fmt: skip
+        ctx.check()
+        summary = summarize(record, config, ws, plan, outcomes, time.perf_counter() - started, report_path)
+        if config.dry_run:
+            closed = finish_cycle(ws.db, record.cycle_id, summary, status="planned")
+        else:
+            closed = commit(ws, record, outcomes, summary)
+    except BaseException as error:
+        for outcome in outcomes:
+            shutil.rmtree(outcome.staged.path, ignore_errors=True)
+        message = f"{type(error).__name__}: {error}"
+        try:
+            fail_cycle(ws.db, record.cycle_id, message)
+        except Exception:  # noqa: BLE001 - the original error matters more
+            log.exception("could not mark cycle %s failed", record.cycle_id)
+        emit(CycleEvent(record.cycle_id, "failed", message=message))
+        raise
+    result = CycleResult(closed, plan, outcomes, summary)
+    for outcome in outcomes:
+        stage = "promoted" if outcome.gate.promote else "kept"
+        what = f"{outcome.staged.version} is the champion" if outcome.gate.promote else f"{outcome.staged.version} rejected"
+        emit(CycleEvent(record.cycle_id, stage, outcome.domain, f"{what}: {outcome.gate.reason}",
+                        metrics={"candidate": outcome.gate.candidate[outcome.gate.metric],
+                                 "reference": outcome.gate.reference[outcome.gate.metric]},
+                        adapter_version=outcome.staged.version))
+    try:
+        result.report = write_report(result, report_path)
+    except Exception:  # noqa: BLE001 - the cycle committed; a plot failing must not undo that
+        log.exception("cycle %s: the report could not be written", record.cycle_id)
+    emit(CycleEvent(record.cycle_id, "finished", message=_headline(result), summary=summary,
+                    report_path=str(result.report or "")))
+    return result
+
+
+def _headline(result: CycleResult) -> str:
+    if result.summary.get("dry_run"):
+        return f"planned {[d.domain for d in result.plan.domains]} (dry run: nothing trained, watermark unchanged)"
+    promoted = [o.domain for o in result.outcomes if o.gate.promote]
+    kept = [o.domain for o in result.outcomes if not o.gate.promote]
+    return (f"promoted {promoted or 'none'}, kept the champion of {kept or 'none'}; "
+            f"watermark now seq {result.record.watermark_to}")
+
+
+def run_cycle(
+    ws: Workspace,
+    config: CycleConfig,
+    *,
+    emit: EventSink = ignore,
+    cancel: threading.Event | None = None,
+    planner: Planner = plan_cycle,
+) -> CycleResult:
+    """Start a cycle over the events after the watermark and run it (the synchronous path)."""
+    record = start_cycle(ws.db, {"config": config.to_json(), "strategy": getattr(planner, "__name__", "planner")})
+    return run_started_cycle(ws, config, record, emit=emit, cancel=cancel, planner=planner)
+
+
+def remove_interrupted_folders(db: Database, registry: AdapterRegistry) -> list[Path]:
+    """Remove the folders that interrupted cycles staged and that never got a registry row.
+
+    Only folders such a cycle recorded are touched (another database may share the
+    adapters folder); any other orphan just keeps its version number reserved.
+    """
+    staged = {Path(p).resolve() for p in staged_by_interrupted(db)}
+    removed = [folder for folder in registry.orphan_folders() if folder.resolve() in staged]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
