@@ -14,6 +14,7 @@ COMMAND_MODULES: list[str] = [
     "server.commands.rank",
     "server.commands.tune",
     "server.commands.adapters",
+    "server.commands.cycle",
 ]
 
 
