@@ -15,6 +15,8 @@ COMMAND_MODULES: list[str] = [
     "server.commands.tune",
     "server.commands.adapters",
     "server.commands.cycle",
+    "server.commands.export",
+    "server.commands.distill",
 ]
 
 

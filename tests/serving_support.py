@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import torch
 
 from recsys.domains import DomainRecord, upsert_domain
@@ -23,6 +24,16 @@ from tuner.registry import AdapterRecord, AdapterRegistry
 from tuner.targeting import prepare_adapter
 
 LABELS = tuple(KEYWORDS)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Hidden-32 models gain nothing from intra-op threads, and on a busy shared machine
+    their spin-waits make tiny generation loops up to 100x slower; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 TEXTS = [
     "please transfer money to my friend now",
     "i lost my card today",

@@ -12,13 +12,15 @@ import time
 import pytest
 import torch
 
-from tests.serving_support import LABELS, TEXTS, build_world, champion, random_adapter
+from tests.serving_support import LABELS, TEXTS, build_world, champion, random_adapter, one_torch_thread  # noqa: F401 (fixture)
 from tuner.predict import classify
 from tuner.serving.config import ServingConfig
 from tuner.serving.engine import ServingEngine
 from tuner.serving.errors import AdapterCapacityError, AdapterUnavailableError
 from tuner.serving.forward import Row
 from tuner.serving.labels import log_labels
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def engine_for(world, **overrides) -> ServingEngine:

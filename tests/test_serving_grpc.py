@@ -10,9 +10,11 @@ import grpc
 import pytest
 
 from server.client import ClientError, InvalidArgumentError, NotFoundError
-from tests.serving_support import TEXTS, build_world
+from tests.serving_support import TEXTS, build_world, one_torch_thread  # noqa: F401 (fixture)
 from tuner.predict import classify
 from tuner.serving.config import ServingConfig
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

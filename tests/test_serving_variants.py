@@ -10,12 +10,14 @@ from recsys.domains import DomainError, DomainRecord, UnknownDomainError, upsert
 from recsys.events.log import append_interactions
 from recsys.store import open_database
 from tests.fixtures.toy_data import toy_interactions
-from tests.serving_support import LABELS, build_world, champion, random_adapter
+from tests.serving_support import LABELS, build_world, champion, random_adapter, one_torch_thread  # noqa: F401 (fixture)
 from tuner.registry import AdapterRegistry
 from tuner.serving.errors import NoLabelsError
 from tuner.serving.routing import UserRouter
 from tuner.serving.types import AdapterRef
 from tuner.serving.variants import VariantResolver, variant_id
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
