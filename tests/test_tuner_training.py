@@ -16,7 +16,7 @@ from tuner.evaluation import evaluate
 from tuner.objectives import GenerationObjective, objective_for
 from tuner.predict import predict
 from tuner.targeting import prepare_adapter
-from tuner.training import _validate, train_adapter
+from tuner.training import AdapterTrainer, _validate, train_adapter
 
 QUICK = TrainConfig(epochs=3, lr=5e-3, batch_size=16, progress=False)
 
@@ -173,3 +173,24 @@ def test_backward_stops_at_the_lowest_adapted_layer(request, base_fixture, layer
     objective = objective_for(base, labels, QUICK.max_length)
     objective.loss(adapter, objective.batch(objective.encode(split.train[:8]))).backward()
     assert reached == set(range(min(layers), len(blocks)))
+
+
+def test_interleaved_trainers_match_separate_runs(bert_classifier):
+    split = toy_split()
+    first = AdapterTrainer(bert_classifier, split.train, split.validation, layers=[0], config=QUICK)
+    second = AdapterTrainer(bert_classifier, split.train, split.validation, layers=[1], config=QUICK)
+    torch.manual_seed(123)
+    caller_rng = torch.random.get_rng_state()
+    while not (first.done and second.done):
+        for trainer in (first, second):
+            if not trainer.done:
+                trainer.step()
+    assert torch.equal(torch.random.get_rng_state(), caller_rng)  # the caller's RNG is untouched
+    with pytest.raises(RuntimeError, match="already finished"):
+        first.step()
+    for trainer, layers in ((first, [0]), (second, [1])):
+        alone = train_adapter(bert_classifier, split.train, split.validation, layers=layers, config=QUICK)
+        interleaved = trainer.result()
+        assert interleaved.step_losses == alone.step_losses
+        a, b = interleaved.adapter.lora_state(), alone.adapter.lora_state()
+        assert all(torch.equal(a[k], b[k]) for k in a)

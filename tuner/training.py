@@ -100,6 +100,137 @@ def _validate(objective, adapter: Adapter, items: list, batch_size: int) -> tupl
     return loss_sum / max(count, 1), accuracy
 
 
+class AdapterTrainer:
+    """One adapter's training, a step at a time (``train_adapter`` runs it to the end).
+
+    Stepping lets a caller interleave several trainings (the benchmark does, so a busy
+    machine slows every strategy alike). Each trainer keeps its own RNG state for dropout
+    and shuffling, so its result does not depend on what runs between its steps, and
+    the caller's global RNG is left as it was.
+    """
+
+    def __init__(
+        self,
+        base: BaseModel,
+        train: Sequence[Example],
+        validation: Sequence[Example],
+        *,
+        layers: Sequence[int],
+        groups: Sequence[str] = MODULE_GROUPS,
+        config: TrainConfig = TrainConfig(),
+        labels: Sequence[str] | None = None,
+        init_from: Path | None = None,
+        on_step: StepCallback | None = None,
+    ) -> None:
+        require_training_examples(train)
+        if config.monitor == "accuracy" and base.task != "classification":
+            raise ValueError(f"monitor 'accuracy' needs task classification, not {base.task!r}")
+        label_list = _resolve_labels(base, train, validation, labels)
+        self.base, self.config, self.on_step = base, config, on_step
+        self.adapter, self.warm_started_modules = prepare_adapter(
+            base, layers=layers, groups=groups, config=config, labels=label_list, init_from=init_from
+        )
+        self.objective = objective_for(base, label_list, config.max_length)
+        self.train_items = self.objective.encode(train)
+        self.val_items = self.objective.encode(validation)
+        self.trainable = _trainable(self.adapter)
+        self.optimizer = _optimizer(self.adapter, config)
+        steps_per_epoch = math.ceil(len(self.train_items) / config.batch_size)
+        self.total_steps = steps_per_epoch * config.epochs
+        if config.max_steps is not None:
+            self.total_steps = min(self.total_steps, config.max_steps)
+        self.eval_every = config.eval_every or steps_per_epoch
+        self._sign = 1.0 if config.monitor == "loss" else -1.0  # lower is better after the sign
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self._rng = torch.random.get_rng_state()
+        self._shuffle = torch.Generator().manual_seed(config.seed)
+        self._order: list[int] = []
+        self.step_count = 0
+        self.history: list[EvalPoint] = []
+        self.step_losses: list[float] = []
+        self.step_seconds: list[float] = []
+        self.eval_seconds = 0.0
+        self.stopped_early = False
+        self.best_step, self._best_value, self._best_state, self._bad_evals = 0, math.inf, self._snapshot(), 0
+        _set_mode(self.adapter, True)
+        if self.val_items:
+            self._evaluate()
+
+    @property
+    def done(self) -> bool:
+        return self.step_count >= self.total_steps or self.stopped_early
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        return {name: p.detach().clone() for name, p in self.trainable}
+
+    def _evaluate(self) -> None:
+        started = time.perf_counter()
+        val_loss, val_acc = _validate(self.objective, self.adapter, self.val_items, self.config.batch_size)
+        self.eval_seconds += time.perf_counter() - started
+        recent = self.step_losses[self.history[-1].step if self.history else 0 :]
+        self.history.append(EvalPoint(self.step_count, sum(recent) / len(recent) if recent else None, val_loss, val_acc))
+        value = self._sign * (val_loss if self.config.monitor == "loss" else val_acc)
+        if value < self._best_value:
+            self.best_step, self._best_value, self._best_state, self._bad_evals = self.step_count, value, self._snapshot(), 0
+        else:
+            self._bad_evals += 1
+
+    def step(self) -> float:
+        """One optimisation step (and a validation pass when one is due); returns the loss."""
+        if self.done:
+            raise RuntimeError(f"training already finished after {self.step_count} steps")
+        if not self._order:
+            self._order = torch.randperm(len(self.train_items), generator=self._shuffle).tolist()
+        chunk, self._order = self._order[: self.config.batch_size], self._order[self.config.batch_size :]
+        batch = self.objective.batch([self.train_items[i] for i in chunk])
+        with torch.random.fork_rng(devices=[]):
+            torch.random.set_rng_state(self._rng)
+            started = time.perf_counter()
+            loss = self.objective.loss(self.adapter, batch)
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step_seconds.append(time.perf_counter() - started)
+            self._rng = torch.random.get_rng_state()
+        self.step_count += 1
+        value = float(loss.detach())
+        self.step_losses.append(value)
+        if self.on_step is not None:
+            self.on_step(self.step_count, self.total_steps, value)
+        if self.val_items and (self.step_count % self.eval_every == 0 or self.step_count == self.total_steps):
+            self._evaluate()
+            if self.config.patience and self._bad_evals >= self.config.patience and self.step_count < self.total_steps:
+                self.stopped_early = True
+        return value
+
+    def result(self) -> TrainResult:
+        """Restore the best validation checkpoint (the last step without validation)."""
+        if self.val_items:
+            with torch.no_grad():
+                for name, param in self.trainable:
+                    param.copy_(self._best_state[name])
+        else:
+            self.best_step = self.step_count
+        self.adapter.eval()
+        return TrainResult(
+            adapter=self.adapter,
+            history=self.history,
+            step_losses=self.step_losses,
+            steps=self.step_count,
+            total_steps=self.total_steps,
+            best_step=self.best_step,
+            stopped_early=self.stopped_early,
+            train_seconds=sum(self.step_seconds),
+            eval_seconds=self.eval_seconds,
+            step_seconds=self.step_seconds,
+            trainable_params=sum(p.numel() for _, p in self.trainable),
+            lora_params=sum(p.numel() for n, p in self.trainable if n.startswith("model.")),
+            warm_started_modules=self.warm_started_modules,
+            best_metric=None if not self.val_items else self._sign * self._best_value,
+        )
+
+
 def train_adapter(
     base: BaseModel,
     train: Sequence[Example],
@@ -120,100 +251,14 @@ def train_adapter(
     stopping and the last step's weights are kept. Raises EmptyTrainingSetError,
     UnseenLabelError, ValueError (layers/groups out of range) before any work.
     """
-    require_training_examples(train)
-    if config.monitor == "accuracy" and base.task != "classification":
-        raise ValueError(f"monitor 'accuracy' needs task classification, not {base.task!r}")
-    label_list = _resolve_labels(base, train, validation, labels)
-    adapter, copied = prepare_adapter(
-        base, layers=layers, groups=groups, config=config, labels=label_list, init_from=init_from
+    trainer = AdapterTrainer(
+        base, train, validation, layers=layers, groups=groups, config=config,
+        labels=labels, init_from=init_from, on_step=on_step,
     )
-    objective = objective_for(base, label_list, config.max_length)
-    train_items, val_items = objective.encode(train), objective.encode(validation)
-    trainable = _trainable(adapter)
-    lora_params = sum(p.numel() for n, p in trainable if n.startswith("model."))
-    optimizer = _optimizer(adapter, config)
-
-    steps_per_epoch = math.ceil(len(train_items) / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total = min(total, config.max_steps)
-    eval_every = config.eval_every or steps_per_epoch
-    sign = 1.0 if config.monitor == "loss" else -1.0  # lower is better after the sign
-
-    def snapshot() -> dict[str, torch.Tensor]:
-        return {name: p.detach().clone() for name, p in trainable}
-
-    history: list[EvalPoint] = []
-    step_losses: list[float] = []
-    step_seconds: list[float] = []
-    eval_seconds = 0.0
-    best_step, best_value, best_state, bad_evals, stopped_early = 0, math.inf, snapshot(), 0, False
-
-    def run_eval(step: int) -> None:
-        nonlocal eval_seconds, best_step, best_value, best_state, bad_evals
-        started = time.perf_counter()
-        val_loss, val_acc = _validate(objective, adapter, val_items, config.batch_size)
-        eval_seconds += time.perf_counter() - started
-        recent = step_losses[history[-1].step if history else 0 :]
-        history.append(EvalPoint(step, sum(recent) / len(recent) if recent else None, val_loss, val_acc))
-        value = sign * (val_loss if config.monitor == "loss" else val_acc)
-        if value < best_value:
-            best_step, best_value, best_state, bad_evals = step, value, snapshot(), 0
-        else:
-            bad_evals += 1
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        shuffle = torch.Generator().manual_seed(config.seed)
-        _set_mode(adapter, True)
-        if val_items:
-            run_eval(0)
-        order: list[int] = []
-        bar = tqdm(total=total, desc=f"tune {base.name} layers {list(adapter.info.layers)}", disable=not config.progress, leave=False)
-        step = 0
-        while step < total:
-            if not order:
-                order = torch.randperm(len(train_items), generator=shuffle).tolist()
-            chunk, order = order[: config.batch_size], order[config.batch_size :]
-            batch = objective.batch([train_items[i] for i in chunk])
-            started = time.perf_counter()
-            loss = objective.loss(adapter, batch)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step_seconds.append(time.perf_counter() - started)
-            step += 1
-            step_losses.append(float(loss.detach()))
+    description = f"tune {base.name} layers {list(trainer.adapter.info.layers)}"
+    with tqdm(total=trainer.total_steps, desc=description, disable=not config.progress, leave=False) as bar:
+        while not trainer.done:
+            loss = trainer.step()
             bar.update(1)
-            bar.set_postfix(loss=f"{step_losses[-1]:.4f}")
-            if on_step is not None:
-                on_step(step, total, step_losses[-1])
-            if val_items and (step % eval_every == 0 or step == total):
-                run_eval(step)
-                if config.patience and bad_evals >= config.patience:
-                    stopped_early = step < total
-                    break
-        bar.close()
-    if val_items:
-        with torch.no_grad():
-            for name, param in trainable:
-                param.copy_(best_state[name])
-    else:
-        best_step = step
-    adapter.eval()
-    return TrainResult(
-        adapter=adapter,
-        history=history,
-        step_losses=step_losses,
-        steps=step,
-        total_steps=total,
-        best_step=best_step,
-        stopped_early=stopped_early,
-        train_seconds=sum(step_seconds),
-        eval_seconds=eval_seconds,
-        step_seconds=step_seconds,
-        trainable_params=sum(p.numel() for _, p in trainable),
-        lora_params=lora_params,
-        warm_started_modules=copied,
-        best_metric=None if not val_items else sign * best_value,
-    )
+            bar.set_postfix(loss=f"{loss:.4f}")
+    return trainer.result()
