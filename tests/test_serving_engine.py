@@ -230,6 +230,9 @@ def test_generation_variants_match_each_adapter_alone_and_sampling_is_seeded(tmp
     engine.predict("", "banking", TEXTS[:3], GenerationOptions(max_new_tokens=6, sample=True, seed=9))
     assert engine.predict("", "legal", TEXTS[:3], sampled).predictions == first
     assert len(first) == 3 and engine.pool.peft_adapter_names() == ["banking@v0001", "legal@v0001"]
+    stranger = engine.predict("stranger", None, TEXTS[:3], greedy)  # "__base__" rows through the PEFT model
+    assert stranger.variant.chain == ()
+    assert [p.text for p in stranger.predictions] == [p.text for p in generate(llama_generator, TEXTS[:3], max_new_tokens=4)]
     world.db.close()
 
 

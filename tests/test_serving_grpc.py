@@ -49,6 +49,15 @@ def test_get_variant_and_predict_answer_with_the_same_variant_id(served):
     assert [p.label for p in legal.predictions] == labels_alone(world, "legal")
 
 
+def test_base_only_answers_with_the_bare_base_over_the_variants_labels(served):
+    live, world = served
+    answer = live.client.predict("u2", TEXTS[:4], base_only=True)
+    assert (answer.variant.domain, answer.variant.chain) == ("banking", ())
+    labels = world.records["banking"].labels
+    assert [p.label for p in answer.predictions] == [p.label for p in classify(world.base, TEXTS[:4], labels=labels)]
+    assert live.client.get_variant("u2", base_only=True) == answer.variant
+
+
 def test_an_unknown_user_falls_back_to_the_base_model_and_says_so(served):
     live, _ = served
     answer = live.client.predict("nobody", TEXTS[:2])

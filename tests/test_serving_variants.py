@@ -146,3 +146,14 @@ def test_variant_ids_depend_on_base_task_and_versions_only():
         variant_id("minilm-l6", "classification", (), ("a", "b")),
     }
     assert same not in others and len(others) == 5
+
+
+def test_base_only_gives_the_bare_base_for_the_same_domain_and_labels(world):
+    resolver = resolver_for(world)
+    variant = resolver.resolve("u3")
+    base = resolver.resolve("u3", base_only=True)
+    assert (base.variant.domain, base.variant.domain_source) == (variant.variant.domain, "ranking") == ("banking", "ranking")
+    assert base.variant.chain == () and base.adapter_path is None and base.labels == variant.labels
+    assert base.variant.variant_id != variant.variant.variant_id and "base_only" in base.variant.fallback_reason
+    travel = resolver.resolve("u1", "travel")
+    assert resolver.resolve("u1", "travel", base_only=True) == travel  # already the base model

@@ -57,14 +57,16 @@ class VariantServicer(pb_grpc.VariantServiceServicer):
 
     @grpc_errors
     def GetVariant(self, request: pb.GetVariantRequest, context: grpc.ServicerContext) -> pb.Variant:
-        variant = self._engines.get().get_variant(request.user_id, request.domain or None)
+        variant = self._engines.get().get_variant(request.user_id, request.domain or None, base_only=request.base_only)
         return convert.variant_to_proto(variant)
 
     @grpc_errors
     def Predict(self, request: pb.PredictRequest, context: grpc.ServicerContext) -> pb.PredictResponse:
         engine = self._engines.get()
         options = convert.options_from_proto(request, engine.config.default_new_tokens)
-        result = engine.predict(request.user_id, request.domain or None, list(request.inputs), options)
+        result = engine.predict(
+            request.user_id, request.domain or None, list(request.inputs), options, base_only=request.base_only
+        )
         return convert.result_to_proto(result)
 
 

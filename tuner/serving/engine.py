@@ -88,16 +88,25 @@ class ServingEngine:
 
     # -- what clients call -------------------------------------------------------------
 
-    def get_variant(self, user_id: str, domain: str | None = None) -> Variant:
-        return self.resolver.resolve(user_id, domain).variant
+    def get_variant(self, user_id: str, domain: str | None = None, *, base_only: bool = False) -> Variant:
+        return self.resolver.resolve(user_id, domain, base_only=base_only).variant
 
     def predict(
-        self, user_id: str, domain: str | None, inputs: Sequence[str], options: GenerationOptions | None = None
+        self,
+        user_id: str,
+        domain: str | None,
+        inputs: Sequence[str],
+        options: GenerationOptions | None = None,
+        *,
+        base_only: bool = False,
     ) -> PredictResult:
-        """Check the inputs, resolve the variant, run it; the answer names the variant."""
+        """Check the inputs, resolve the variant, run it; the answer names the variant.
+
+        ``base_only`` answers with the bare base model for the same domain and labels.
+        """
         texts = check_inputs(inputs, self.config)
         options = self._options(options)
-        resolved = self.resolver.resolve(user_id, domain)
+        resolved = self.resolver.resolve(user_id, domain, base_only=base_only)
         with self.lease(resolved) as lease:
             return PredictResult(lease.variant, self.run(lease, texts, options))
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from recsys.domains import UnknownDomainError, check_domain_name, get_domain
 from tuner.chains import resolve_chain
-from tuner.registry import AdapterRecord, AdapterRegistry
+from tuner.registry import AdapterRegistry
 from tuner.serving.errors import NoLabelsError
 from tuner.serving.labels import log_labels
 from tuner.serving.requests import check_user_id
@@ -56,8 +56,27 @@ class VariantResolver:
         self.task = task
         self.router = router
 
-    def resolve(self, user_id: str, domain: str | None = None) -> ResolvedVariant:
-        """Raises DomainError (bad name), UnknownDomainError (not registered), NoLabelsError."""
+    def resolve(self, user_id: str, domain: str | None = None, *, base_only: bool = False) -> ResolvedVariant:
+        """Raises DomainError (bad name), UnknownDomainError (not registered), NoLabelsError.
+
+        ``base_only``: the bare base model for the same domain, over the same labels as
+        the variant (zero-shot), so its answers can be set beside the variant's.
+        """
+        resolved = self._resolve(user_id, domain)
+        if not base_only or resolved.variant.adapter is None:
+            return resolved
+        variant = resolved.variant
+        labels = resolved.labels
+        base = replace(
+            variant,
+            variant_id=variant_id(self.base_model, self.task, (), labels),
+            chain=(),
+            fallback=False,
+            fallback_reason="the base model was asked for (base_only)",
+        )
+        return ResolvedVariant(base, None, labels)
+
+    def _resolve(self, user_id: str, domain: str | None) -> ResolvedVariant:
         check_user_id(user_id)
         if domain:
             check_domain_name(domain)
@@ -100,7 +119,7 @@ class VariantResolver:
             domain_source=source,
             user_known=user_known,
         )
-        return ResolvedVariant(variant, served.path, _labels(served))
+        return ResolvedVariant(variant, served.path, tuple(served.labels))
 
     def _base(self, domain: str, source: str, user_known: bool, reason: str) -> ResolvedVariant:
         labels: tuple[str, ...] = ()
@@ -125,6 +144,3 @@ class VariantResolver:
         )
         return ResolvedVariant(variant, None, labels)
 
-
-def _labels(record: AdapterRecord) -> tuple[str, ...]:
-    return tuple(record.labels)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x64\x61ptune/v1/serving.proto\x12\x0b\x61\x64\x61ptune.v1\"-\n\nAdapterRef\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\xcd\x01\n\x07Variant\x12\x12\n\nvariant_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x12\n\nbase_model\x18\x03 \x01(\t\x12&\n\x05\x63hain\x18\x04 \x03(\x0b\x32\x17.adaptune.v1.AdapterRef\x12\x10\n\x08\x66\x61llback\x18\x05 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x06 \x01(\t\x12\x15\n\rdomain_source\x18\x07 \x01(\t\x12\x12\n\nuser_known\x18\x08 \x01(\x08\x12\x0c\n\x04task\x18\t \x01(\t\"4\n\x11GetVariantRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\"\x8c\x01\n\x0ePredictRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0e\n\x06inputs\x18\x03 \x03(\t\x12\x16\n\x0emax_new_tokens\x18\x04 \x01(\r\x12\x0e\n\x06sample\x18\x05 \x01(\x08\x12\x0c\n\x04seed\x18\x06 \x01(\x04\x12\x13\n\x0btemperature\x18\x07 \x01(\x01\"8\n\nPrediction\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0c\n\x04text\x18\x03 \x01(\t\"f\n\x0fPredictResponse\x12%\n\x07variant\x18\x01 \x01(\x0b\x32\x14.adaptune.v1.Variant\x12,\n\x0bpredictions\x18\x02 \x03(\x0b\x32\x17.adaptune.v1.Prediction2\x9a\x01\n\x0eVariantService\x12\x42\n\nGetVariant\x12\x1e.adaptune.v1.GetVariantRequest\x1a\x14.adaptune.v1.Variant\x12\x44\n\x07Predict\x12\x1b.adaptune.v1.PredictRequest\x1a\x1c.adaptune.v1.PredictResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61\x64\x61ptune/v1/serving.proto\x12\x0b\x61\x64\x61ptune.v1\"-\n\nAdapterRef\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\xcd\x01\n\x07Variant\x12\x12\n\nvariant_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x12\n\nbase_model\x18\x03 \x01(\t\x12&\n\x05\x63hain\x18\x04 \x03(\x0b\x32\x17.adaptune.v1.AdapterRef\x12\x10\n\x08\x66\x61llback\x18\x05 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x06 \x01(\t\x12\x15\n\rdomain_source\x18\x07 \x01(\t\x12\x12\n\nuser_known\x18\x08 \x01(\x08\x12\x0c\n\x04task\x18\t \x01(\t\"G\n\x11GetVariantRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x11\n\tbase_only\x18\x03 \x01(\x08\"\x9f\x01\n\x0ePredictRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0e\n\x06inputs\x18\x03 \x03(\t\x12\x16\n\x0emax_new_tokens\x18\x04 \x01(\r\x12\x0e\n\x06sample\x18\x05 \x01(\x08\x12\x0c\n\x04seed\x18\x06 \x01(\x04\x12\x13\n\x0btemperature\x18\x07 \x01(\x01\x12\x11\n\tbase_only\x18\x08 \x01(\x08\"8\n\nPrediction\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0c\n\x04text\x18\x03 \x01(\t\"f\n\x0fPredictResponse\x12%\n\x07variant\x18\x01 \x01(\x0b\x32\x14.adaptune.v1.Variant\x12,\n\x0bpredictions\x18\x02 \x03(\x0b\x32\x17.adaptune.v1.Prediction2\x9a\x01\n\x0eVariantService\x12\x42\n\nGetVariant\x12\x1e.adaptune.v1.GetVariantRequest\x1a\x14.adaptune.v1.Variant\x12\x44\n\x07Predict\x12\x1b.adaptune.v1.PredictRequest\x1a\x1c.adaptune.v1.PredictResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VARIANT']._serialized_start=90
   _globals['_VARIANT']._serialized_end=295
   _globals['_GETVARIANTREQUEST']._serialized_start=297
-  _globals['_GETVARIANTREQUEST']._serialized_end=349
-  _globals['_PREDICTREQUEST']._serialized_start=352
-  _globals['_PREDICTREQUEST']._serialized_end=492
-  _globals['_PREDICTION']._serialized_start=494
-  _globals['_PREDICTION']._serialized_end=550
-  _globals['_PREDICTRESPONSE']._serialized_start=552
-  _globals['_PREDICTRESPONSE']._serialized_end=654
-  _globals['_VARIANTSERVICE']._serialized_start=657
-  _globals['_VARIANTSERVICE']._serialized_end=811
+  _globals['_GETVARIANTREQUEST']._serialized_end=368
+  _globals['_PREDICTREQUEST']._serialized_start=371
+  _globals['_PREDICTREQUEST']._serialized_end=530
+  _globals['_PREDICTION']._serialized_start=532
+  _globals['_PREDICTION']._serialized_end=588
+  _globals['_PREDICTRESPONSE']._serialized_start=590
+  _globals['_PREDICTRESPONSE']._serialized_end=692
+  _globals['_VARIANTSERVICE']._serialized_start=695
+  _globals['_VARIANTSERVICE']._serialized_end=849
 # @@protoc_insertion_point(module_scope)

@@ -37,15 +37,17 @@ class Variant(_message.Message):
     def __init__(self, variant_id: _Optional[str] = ..., domain: _Optional[str] = ..., base_model: _Optional[str] = ..., chain: _Optional[_Iterable[_Union[AdapterRef, _Mapping]]] = ..., fallback: _Optional[bool] = ..., fallback_reason: _Optional[str] = ..., domain_source: _Optional[str] = ..., user_known: _Optional[bool] = ..., task: _Optional[str] = ...) -> None: ...
 
 class GetVariantRequest(_message.Message):
-    __slots__ = ("user_id", "domain")
+    __slots__ = ("user_id", "domain", "base_only")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    BASE_ONLY_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     domain: str
-    def __init__(self, user_id: _Optional[str] = ..., domain: _Optional[str] = ...) -> None: ...
+    base_only: bool
+    def __init__(self, user_id: _Optional[str] = ..., domain: _Optional[str] = ..., base_only: _Optional[bool] = ...) -> None: ...
 
 class PredictRequest(_message.Message):
-    __slots__ = ("user_id", "domain", "inputs", "max_new_tokens", "sample", "seed", "temperature")
+    __slots__ = ("user_id", "domain", "inputs", "max_new_tokens", "sample", "seed", "temperature", "base_only")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +55,7 @@ class PredictRequest(_message.Message):
     SAMPLE_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    BASE_ONLY_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     domain: str
     inputs: _containers.RepeatedScalarFieldContainer[str]
@@ -60,7 +63,8 @@ class PredictRequest(_message.Message):
     sample: bool
     seed: int
     temperature: float
-    def __init__(self, user_id: _Optional[str] = ..., domain: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., max_new_tokens: _Optional[int] = ..., sample: _Optional[bool] = ..., seed: _Optional[int] = ..., temperature: _Optional[float] = ...) -> None: ...
+    base_only: bool
+    def __init__(self, user_id: _Optional[str] = ..., domain: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., max_new_tokens: _Optional[int] = ..., sample: _Optional[bool] = ..., seed: _Optional[int] = ..., temperature: _Optional[float] = ..., base_only: _Optional[bool] = ...) -> None: ...
 
 class Prediction(_message.Message):
     __slots__ = ("label", "score", "text")
