@@ -57,8 +57,9 @@ class CycleConfig:
     audit_min_group: int = 5
     validation: float = 0.1
     test: float = 0.2
-    probe_examples: int = 64
-    probe_batch_size: int = 16
+    # One backward pass of 32 examples by default: enough to order layers, and cheap.
+    probe_examples: int = 32
+    probe_batch_size: int = 32
     groups: tuple[str, ...] = LORA_GROUPS
     # Tune only these domains (empty: any).
     domains: tuple[str, ...] = ()
