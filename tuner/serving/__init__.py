@@ -11,9 +11,11 @@ Modules, one concern each (import them directly; this package imports nothing so
 - ``labels``: label names a domain's log knows (zero-shot classification by the base).
 - ``variants``: user + domain -> variant (adapter chain, versions, stable id, fallbacks).
 - ``pool``: named adapters on one PEFT-wrapped fork, loaded on demand, leased, LRU-evicted.
+- ``zero_shot``: cached zero-shot heads of the bare base, one per label set.
 - ``forward``: one forward pass over rows of different adapters, then each row's head.
 - ``batching``: concurrent requests joining one forward pass.
 - ``engine``: ServingEngine, what the gRPC servicer and the benchmark call.
 - ``export``, ``quantize``, ``compare``: merged and int8 checkpoints, checked against the variant.
+- ``export_variant``: export a registered variant and write the comparison report.
 - ``students``, ``distill``: a smaller student trained on a variant's outputs.
 """
