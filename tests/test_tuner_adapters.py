@@ -15,6 +15,8 @@ from tuner.errors import AdapterNotFoundError, IncompatibleAdapterError
 from tuner.predict import predict
 from tuner.training import train_adapter
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 CONFIG = TrainConfig(epochs=2, lr=5e-3, batch_size=16, progress=False)
 
 

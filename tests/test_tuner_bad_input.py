@@ -21,6 +21,8 @@ from tuner.registry import AdapterRegistry
 from tuner.training import train_adapter
 from tuner.tune import tune_domain
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 CONFIG = TrainConfig(epochs=1, batch_size=16, progress=False)
 
 

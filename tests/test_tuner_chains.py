@@ -17,6 +17,8 @@ from tuner.registry import AdapterRegistry
 from tuner.targeting import lora_parameters, prepare_adapter
 from tuner.tune import tune_domain
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 CONFIG = TrainConfig(epochs=2, lr=5e-3, batch_size=16, progress=False)
 PARENT_LABELS = ("check_balance", "lost_card", "pay_bill")
 CHILD_LABELS = ("lost_card", "pay_bill", "transfer_money")

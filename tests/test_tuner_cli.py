@@ -15,6 +15,8 @@ from tests.fixtures.toy_data import toy_interactions
 from tuner.registry import AdapterRegistry
 from tuner.sources import read_interactions_jsonl
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 
 def write_jsonl(path, events) -> None:
     lines = []

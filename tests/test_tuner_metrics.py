@@ -10,6 +10,8 @@ from tuner.audit import bias_audit
 from tuner.data import Example, examples_from_interactions, split_examples
 from tuner.evaluation import Metrics, classification_metrics, evaluate, generation_metrics, token_f1
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 
 def test_examples_come_from_corrections_and_positive_feedback():
     events = toy_interactions(9)

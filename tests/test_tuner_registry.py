@@ -13,6 +13,8 @@ from tuner.errors import AdapterNotFoundError, RegistryStateError
 from tuner.registry import AdapterRegistry
 from tuner.training import train_adapter
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 
 @pytest.fixture
 def registry(tmp_path):

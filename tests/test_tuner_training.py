@@ -18,6 +18,8 @@ from tuner.predict import predict
 from tuner.targeting import prepare_adapter
 from tuner.training import AdapterTrainer, _validate, train_adapter
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 QUICK = TrainConfig(epochs=3, lr=5e-3, batch_size=16, progress=False)
 
 
