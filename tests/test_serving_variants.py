@@ -8,6 +8,7 @@ import pytest
 
 from recsys.domains import DomainError, DomainRecord, UnknownDomainError, upsert_domain
 from recsys.events.log import append_interactions
+from recsys.ranking import RankerConfig
 from recsys.store import open_database
 from tests.fixtures.toy_data import toy_interactions
 from tests.serving_support import LABELS, build_world, champion, random_adapter, one_torch_thread  # noqa: F401 (fixture)
@@ -157,3 +158,12 @@ def test_base_only_gives_the_bare_base_for_the_same_domain_and_labels(world):
     assert base.variant.variant_id != variant.variant.variant_id and "base_only" in base.variant.fallback_reason
     travel = resolver.resolve("u1", "travel")
     assert resolver.resolve("u1", "travel", base_only=True) == travel  # already the base model
+
+
+def test_a_diverged_refit_does_not_stop_serving(world, caplog):
+    diverging = UserRouter(world.db, ranker_config=RankerConfig(method="als", alpha=1e38))
+    resolver = VariantResolver(world.registry, world.base.name, "classification", diverging)
+    with caplog.at_level("WARNING", logger="adaptune.serving"):
+        variant = resolver.resolve("u3").variant  # the fit diverges: nobody can be routed
+    assert variant.chain == () and not variant.user_known and "routing refit" in caplog.text
+    assert resolver.resolve("u3", "banking").variant.chain == (AdapterRef("banking", "v0001"),)

@@ -3,18 +3,22 @@
 A DomainRanker fitted on the log predicts each user's affinity to every domain; the
 user's top domain routes the request. The fit is refreshed when the log has grown
 (by ``refresh_events``, or by anything once ``refresh_seconds`` passed), so a new
-user's first events start routing them without a restart.
+user's first events start routing them without a restart. A refit that fails (a
+diverged factorization) keeps the previous fit and is retried after more growth.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 from recsys.events.query import max_seq
-from recsys.ranking import DomainRanker, EmptyLogError, RankerConfig
+from recsys.ranking import DomainRanker, EmptyLogError, RankerConfig, RankingError
 from recsys.store import Database
+
+log = logging.getLogger("adaptune.serving")
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,13 @@ class UserRouter:
             return self._ranker
         with self._lock:
             if self._stale(newest):  # another thread may have refitted meanwhile
+                ranker: DomainRanker | None
                 try:
-                    ranker: DomainRanker | None = DomainRanker(self._config).fit(self._db)
+                    ranker = DomainRanker(self._config).fit(self._db)
                 except EmptyLogError:
                     ranker = None
+                except RankingError as error:  # a failed refit must not stop serving: keep the last fit
+                    log.warning("routing refit at seq %d failed (%s); keeping the fit of seq %d", newest, error, self._fitted_seq)
+                    ranker = self._ranker
                 self._ranker, self._fitted_seq, self._fitted_at = ranker, newest, time.monotonic()
             return self._ranker
