@@ -244,3 +244,13 @@ def test_the_shared_base_model_is_never_modified(world):
     after = dict(world.base.model.named_parameters())
     assert all(torch.equal(before[name], after[name]) for name in before)
     assert not any("lora" in name for name in after)
+
+
+def test_a_released_lease_cannot_run(world):
+    engine = engine_for(world)
+    lease = engine.lease(engine.resolver.resolve("", "banking"))
+    lease.release()
+    lease.release()  # idempotent: the pin count is not decremented twice
+    assert engine.pool.pinned() == {}
+    with pytest.raises(ValueError, match="the lease on 'banking@v0001' was released"):
+        engine.run(lease, TEXTS)

@@ -39,16 +39,19 @@ class Lease:
     adapter_name: str
     head: ClassifierHead | None
     labels: tuple[str, ...]
-    _engine: "ServingEngine | None" = None
+    _pool: AdapterPool | None = None
+    released: bool = False
 
     @property
     def variant(self) -> Variant:
         return self.resolved.variant
 
     def release(self) -> None:
-        engine, self._engine = self._engine, None
-        if engine is not None and self.adapter_name != BASE_ADAPTER:
-            engine.pool.release(self.adapter_name)
+        """Unpin the adapter (idempotent); the lease cannot run anything afterwards."""
+        if not self.released:
+            self.released = True
+            if self._pool is not None:
+                self._pool.release(self.adapter_name)
 
     def __enter__(self) -> "Lease":
         return self
@@ -119,9 +122,11 @@ class ServingEngine:
             head = self.zero_shot.get(resolved.labels) if self.base.task == "classification" else None
             return Lease(resolved, BASE_ADAPTER, head, resolved.labels)
         entry = self.pool.acquire(variant.adapter, resolved.adapter_path)
-        return Lease(resolved, entry.key, entry.head, entry.labels, self)
+        return Lease(resolved, entry.key, entry.head, entry.labels, self.pool)
 
     def run(self, lease: Lease, inputs: Sequence[str], options: GenerationOptions | None = None) -> list[Prediction]:
+        if lease.released:
+            raise ValueError(f"the lease on {lease.adapter_name!r} was released; lease the variant again")
         texts = check_inputs(inputs, self.config)
         if self.base.task == "classification":
             with self._tokenizer_lock:
