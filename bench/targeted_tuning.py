@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
+    load_start = os.getloadavg()[0]
     folder = args.data or clinc150.default_path()
     data = clinc150.load(folder)
     base = load_base(args.model, "classification")
@@ -301,10 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"accuracy_ratio": TARGET_ACCURACY_RATIO, "time_ratio": TARGET_TIME_RATIO, "top_k": checks},
         "warm_start": {"parent": args.parent, "child": args.child, "layers": warm_layers, "rows": warm_rows},
         "seconds": time.perf_counter() - started,
+        # 1-minute load average at start and end: others' processes on a shared machine.
+        "load_average": [load_start, os.getloadavg()[0]],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.out} and {png} ({result['seconds']:.0f} s)")
+    print(f"\nwrote {args.out} and {png} ({result['seconds']:.0f} s, load average {load_start:.1f} -> {os.getloadavg()[0]:.1f})")
     return 0
 
 

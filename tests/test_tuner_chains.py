@@ -11,7 +11,7 @@ from tests.fixtures.toy_data import toy_interactions
 from tuner.chains import parent_champion, resolve_chain, serving_adapter
 from tuner.config import TrainConfig
 from tuner.data import split_interactions
-from tuner.errors import MissingParentAdapterError
+from tuner.errors import IncompatibleAdapterError, MissingParentAdapterError
 from tuner.heads import label_embeddings
 from tuner.registry import AdapterRegistry
 from tuner.targeting import lora_parameters, prepare_adapter
@@ -111,3 +111,16 @@ def test_a_chain_with_a_cycle_is_an_error_and_nothing_is_registered(registry, be
         )
     assert registry.list() == []
     assert not registry.root.exists() or not any(registry.root.iterdir())
+
+
+def test_a_parent_of_another_rank_is_refused_before_training(registry, bert_classifier):
+    parent = tune_domain(
+        bert_classifier, registry, domain_split("finance", PARENT_LABELS, 1), domain="finance", layers=[1], config=CONFIG
+    )
+    registry.promote("finance", parent.record.version)
+    other_rank = TrainConfig(rank=4, alpha=8, epochs=1, batch_size=16, progress=False)
+    with pytest.raises(IncompatibleAdapterError, match="has rank 8; the child's rank is 4"):
+        tune_domain(
+            bert_classifier, registry, domain_split("banking", CHILD_LABELS, 2), domain="banking", layers=[1], config=other_rank
+        )
+    assert [r.domain for r in registry.list()] == ["finance"]
