@@ -254,3 +254,16 @@ def test_a_released_lease_cannot_run(world):
     assert engine.pool.pinned() == {}
     with pytest.raises(ValueError, match="the lease on 'banking@v0001' was released"):
         engine.run(lease, TEXTS)
+
+
+def test_requests_for_a_broken_adapter_never_push_healthy_ones_out(tmp_path, bert_classifier):
+    world = build_world(tmp_path, bert_classifier, domains=("banking", "legal", "travel"))
+    engine = engine_for(world, max_adapters=2)
+    for domain in ("banking", "legal"):
+        engine.predict("", domain, TEXTS)
+    (world.records["travel"].path / "head.safetensors").unlink()
+    for _ in range(3):
+        with pytest.raises(AdapterUnavailableError, match="domain 'travel'"):
+            engine.predict("", "travel", TEXTS)
+    assert engine.loaded_adapters == ["banking@v0001", "legal@v0001"] and engine.pool.stats.evictions == 0
+    world.db.close()

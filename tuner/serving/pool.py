@@ -107,9 +107,24 @@ class AdapterPool:
         """Pin ``ref``'s adapter (loading it, evicting an unpinned one if full); pair with ``release``.
 
         Raises AdapterUnavailableError when its files are missing or corrupt (nothing
-        stays loaded) and AdapterCapacityError when no slot frees up in time.
+        stays loaded; the files are read before any eviction, so requests for a broken
+        adapter cannot push healthy ones out) and AdapterCapacityError when no slot
+        frees up in time.
         """
         key = ref.key
+        with self._state:
+            entry = self._loaded.get(key)
+            if entry is not None:
+                entry.refs += 1
+                self._loaded.move_to_end(key)
+                self.stats.hits += 1
+                return entry
+        try:
+            prepared = self._read(ref, Path(folder))
+        except AdapterUnavailableError:
+            with self._state:
+                self.stats.failed_loads += 1
+            raise
         deadline = time.monotonic() + self.wait_seconds
         while True:
             with self._state:
@@ -121,7 +136,7 @@ class AdapterPool:
                 continue
             break  # action == "load": a slot is reserved for key
         try:
-            entry = self._load(ref, Path(folder))
+            entry = self._load(ref, Path(folder), prepared)
         except BaseException:
             with self._state:
                 self._loading.discard(key)
@@ -229,8 +244,8 @@ class AdapterPool:
             raise AdapterUnavailableError(_unavailable(ref, folder, error)) from error
         return head, labels, keys
 
-    def _load(self, ref: AdapterRef, folder: Path) -> LoadedAdapter:
-        head, labels, saved_keys = self._read(ref, folder)
+    def _load(self, ref: AdapterRef, folder: Path, prepared: tuple) -> LoadedAdapter:
+        head, labels, saved_keys = prepared
         key = ref.key
         with self.model_lock:
             try:
