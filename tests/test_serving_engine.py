@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from tests.serving_support import LABELS, TEXTS, build_world, champion, random_adapter, one_torch_thread  # noqa: F401 (fixture)
+from tests.serving_support import TEXTS, build_world, champion, random_adapter, one_torch_thread  # noqa: F401 (fixture)
 from tuner.predict import classify
 from tuner.serving.config import ServingConfig
 from tuner.serving.engine import ServingEngine
