@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "server.commands.cycle",
     "server.commands.export",
     "server.commands.distill",
+    "server.commands.predict",
 ]
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from recsys.events.model import Interaction
 from server.client import AdaptuneClient
+from server.commands import cycle, predict, rank
 from server.process import ServeProcess, start_serve_process
 
 DEFAULT_DB = Path("var/demo.duckdb")
@@ -109,13 +110,15 @@ def show_stats(ctx: DemoContext) -> None:
         print(f"  first stored, seq {e.seq}: [{e.domain}] {e.input_text!r} -> {e.model_output!r} ({e.feedback.value})")
 
 
-# Later work appends steps here, e.g. ("run a cycle", run_cycle), ("get a variant + predictions", predict).
 STEPS: list[tuple[str, Step]] = [
     ("start the server", start_server),
     ("build traffic", build_traffic),
     ("register domains", register_domains),
     ("send interactions over gRPC", send_interactions),
     ("what the server stored", show_stats),
+    ("rank domains and layers", rank.demo_step),
+    ("run a targeted tuning cycle", cycle.demo_step),
+    ("a personalized variant next to the base model", predict.demo_step),
 ]
 
 
