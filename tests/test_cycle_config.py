@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from datetime import datetime, time
 
 import pytest
 
 from server.config import ServerConfig
+from tests.fixtures.server import running_server
 from server.scheduler import NightlyScheduler, next_run, parse_time_of_day
 from tuner.architectures import MODULE_GROUPS
 from tuner.config import TrainConfig
@@ -136,3 +138,24 @@ def test_the_scheduler_runs_once_when_due_and_survives_a_busy_or_failing_night()
         assert not scheduler.tick(datetime(2026, 3, day, 2, 1))  # not twice the same night
         assert scheduler.due == datetime(2026, 3, day + 1, 2, 0)
     assert len(calls) == 4 and scheduler.runs == 4
+
+
+def test_the_scheduler_thread_runs_a_due_cycle_and_stops():
+    ran = threading.Event()
+    clock = iter([datetime(2026, 3, 1, 1, 0)] + [datetime(2026, 3, 1, 2, 0, 5)] * 10_000)
+    scheduler = NightlyScheduler(time(2, 0), ran.set, clock=lambda: next(clock))
+    scheduler.start()
+    try:
+        assert ran.wait(10), "the due cycle did not run"
+    finally:
+        scheduler.stop()
+    assert scheduler.runs == 1 and scheduler.due == datetime(2026, 3, 2, 2, 0)
+
+
+def test_a_server_with_a_nightly_schedule_starts_and_stops_it(tmp_path):
+    config = ServerConfig(db_path=tmp_path / "nightly.duckdb", port=0, grace_seconds=1.0, nightly_at="02:00",
+                          adapters_dir=tmp_path / "adapters", reports_dir=tmp_path / "reports")
+    with running_server(config) as server:
+        assert server.client.list_cycles() == []
+        assert [t for t in threading.enumerate() if t.name == "adaptune-nightly"]
+    assert not [t for t in threading.enumerate() if t.name == "adaptune-nightly"]
