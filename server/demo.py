@@ -129,6 +129,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-db", action="store_true", help="keep the database of an earlier run (default: start fresh)")
     parser.add_argument("--events", type=int, default=None, help="interactions to send (default 360, CLINC150 3000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--stop-after",
+        choices=[step.__name__ for _, step in STEPS],
+        default=None,
+        help="run the steps up to and including this one (default: all)",
+    )
     args = parser.parse_args(argv)
     if args.events is not None and args.events < 1:
         parser.error(f"--events must be >= 1, got {args.events}")
@@ -139,9 +145,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     ctx = DemoContext(parse_args(argv))
+    steps = STEPS
+    if ctx.args.stop_after is not None:
+        names = [step.__name__ for _, step in STEPS]
+        steps = STEPS[: names.index(ctx.args.stop_after) + 1]
     try:
-        for number, (title, step) in enumerate(STEPS, 1):
-            print(f"[{number}/{len(STEPS)}] {title}", flush=True)
+        for number, (title, step) in enumerate(steps, 1):
+            print(f"[{number}/{len(steps)}] {title}", flush=True)
             step(ctx)
     finally:
         if ctx.client is not None:

@@ -1,4 +1,8 @@
-"""`make demo` end to end: a real server process, the example traffic, stats, a clean SIGTERM stop."""
+"""`make demo`'s ingestion steps: a real server process, the traffic, stats, a clean SIGTERM stop.
+
+The later steps (ranking, a tuning cycle, a variant) train models; these tests stop after
+`show_stats` so they stay fast.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from recsys.store import open_database
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "server.demo", *args], capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "server.demo", "--stop-after", "show_stats", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 def stored(db_path: Path) -> int:
@@ -33,12 +38,19 @@ def test_demo_with_example_traffic(tmp_path: Path):
     for domain in ("customer_support", "legal", "contracts"):
         assert domain in out
     assert "chains: legal -> contracts" in out
+    assert "[5/5] what the server stored" in out
     assert "server stopped with SIGTERM (exit code 0: stopped)" in out
     assert stored(db) == 360
     # A second run keeping the file sends the same events: all duplicates.
     again = run_demo("--db", str(db), "--keep-db")
     assert again.returncode == 0, again.stderr
     assert "0 stored, 360 duplicates" in again.stdout
+
+
+def test_demo_refuses_an_unknown_step(tmp_path: Path):
+    done = run_demo("--db", str(tmp_path / "d.duckdb"), "--stop-after", "nonsense")
+    assert done.returncode == 2
+    assert "--stop-after: invalid choice: 'nonsense'" in done.stderr
 
 
 def test_demo_refuses_a_missing_data_folder(tmp_path: Path):
