@@ -106,31 +106,36 @@ def stop_server(server: grpc.Server, context: AppContext, grace: float | None = 
 
 
 def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
-    """Run until SIGTERM or SIGINT, then stop gracefully; returns the exit code."""
-    server, port, context = create_server(config)
-    server.start()
-    # Everything alive now (modules, descriptors, the store) lives as long as the process:
-    # moving it out of the collector's generations keeps full collections during ingestion cheap.
-    gc.freeze()
-    auth = "bearer token required" if config.token else "no auth"
-    print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
-    if port_file is not None:
-        _write_port_file(Path(port_file), port)
+    """Run until SIGTERM or SIGINT, then stop gracefully; returns the exit code.
+
+    The signal handlers are installed before the port is announced, so a SIGTERM that
+    follows the port file closely still stops gracefully instead of killing the process.
+    """
     stop_requested = threading.Event()
     signals = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, lambda number, frame: stop_requested.set()) for sig in signals}
     try:
-        while not stop_requested.wait(0.5):
-            pass
-        print(f"stopping: finishing in-flight calls (grace {config.grace_seconds:g} s)", flush=True)
+        server, port, context = create_server(config)
+        server.start()
+        try:
+            # Everything alive now (modules, descriptors, the store) lives as long as the process:
+            # moving it out of the collector's generations keeps full collections during ingestion cheap.
+            gc.freeze()
+            auth = "bearer token required" if config.token else "no auth"
+            print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
+            if port_file is not None:
+                _write_port_file(Path(port_file), port)
+            while not stop_requested.wait(0.5):
+                pass
+            print(f"stopping: finishing in-flight calls (grace {config.grace_seconds:g} s)", flush=True)
+        finally:
+            stop_server(server, context)
+            if port_file is not None:
+                Path(port_file).unlink(missing_ok=True)
     finally:
-        stop_server(server, context)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if port_file is not None:
-            Path(port_file).unlink(missing_ok=True)
     print("stopped", flush=True)
-    sys.stdout.flush()
     return 0
 
 
