@@ -16,7 +16,8 @@ from tuner.predict import predict
 from tuner.sources import clinc_split
 from tuner.training import train_adapter
 
-pytestmark = pytest.mark.slow
+# One torch thread: on a busy shared machine two threads spin against other processes.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("torch_single_thread")]
 
 
 @pytest.mark.skipif(not clinc150.available(), reason=f"CLINC150 not found at {clinc150.default_path()}")
