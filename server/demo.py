@@ -9,6 +9,7 @@ then stops it with SIGTERM. Run ``python -m server.demo --help``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,12 +39,19 @@ class DemoContext:
 Step = Callable[[DemoContext], None]
 
 
+def demo_folders(db: Path) -> tuple[Path, Path]:
+    """Adapters and reports beside the demo database, so a fresh demo starts at v0001."""
+    return db.with_name(f"{db.stem}-adapters"), db.with_name(f"{db.stem}-reports")
+
+
 def start_server(ctx: DemoContext) -> None:
     db = Path(ctx.args.db)
+    adapters, reports = demo_folders(db)
     if not ctx.args.keep_db:
         for path in (db, db.with_name(db.name + ".wal")):
             path.unlink(missing_ok=True)
-    ctx.server = start_serve_process(db)
+        shutil.rmtree(adapters, ignore_errors=True)
+    ctx.server = start_serve_process(db, extra_args=("--adapters", str(adapters), "--reports", str(reports)))
     ctx.client = AdaptuneClient(ctx.server.address)
     ctx.client.wait_ready(timeout=30)
     print(f"  server pid {ctx.server.pid} on {ctx.server.address}, database {db} ({ctx.client.health()})")
@@ -126,7 +134,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m server.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="CLINC150 folder (e.g. ../shared/data/clinc150)")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
-    parser.add_argument("--keep-db", action="store_true", help="keep the database of an earlier run (default: start fresh)")
+    parser.add_argument("--keep-db", action="store_true", help="keep the database and adapters of an earlier run (default: start fresh)")
     parser.add_argument("--events", type=int, default=None, help="interactions to send (default 360, CLINC150 3000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

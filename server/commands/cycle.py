@@ -88,7 +88,7 @@ _LABELS: dict[str, Callable] = {
     "training": lambda e: f"  train {e.domain}: {e.message}",
     "evaluated": lambda e: f"  gate {e.domain} {e.adapter_version}: {e.message}",
     "promoted": lambda e: f"  PROMOTED {e.domain} {e.adapter_version}",
-    "kept": lambda e: f"  kept the champion of {e.domain} ({e.adapter_version} rejected)",
+    "kept": lambda e: f"  kept the current model of {e.domain} ({e.adapter_version} rejected)",
     "finished": lambda e: f"finished: {e.message}" + (f"\nreport: {e.report_path}" if e.report_path else ""),
     "failed": lambda e: f"FAILED: {e.message}",
 }
@@ -112,7 +112,7 @@ def format_summary(summary: dict) -> str:
         lines.append((
             d["domain"], d["version"], ",".join(map(str, d["layers"])), f"{d['train']['trainable_params']:,}",
             f"{reference[metric]:.4f} ({reference['kind']})", f"{gate['candidate'][metric]:.4f}", f"{gate['gain']:+.4f}",
-            "promoted" if gate["decision"] == "promote" else "kept champion",
+            "promoted" if gate["decision"] == "promote" else "kept current",
         ))  # fmt: skip
     widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
     text = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *lines]]

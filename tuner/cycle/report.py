@@ -74,7 +74,7 @@ def _outcome_table(outcomes: list["DomainOutcome"]) -> list[str]:
             f"| {o.domain} | {o.staged.version} | {','.join(map(str, o.plan.layers))} | {','.join(o.plan.groups)} | "
             f"{o.plan.layer_cost:.2f} | {o.warm_start or '-'} | {o.train['steps']} | {o.train['trainable_params']:,} | "
             f"{o.train['train_seconds']:.1f} | {before} | {g.candidate[g.metric]:.4f} | {g.gain:+.4f} | {audit} | "
-            f"{'**promoted**' if g.promote else 'kept champion'} |"
+            f"{'**promoted**' if g.promote else 'kept current'} |"
         )
     return lines
 

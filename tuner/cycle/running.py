@@ -298,7 +298,7 @@ def _headline(result: CycleResult) -> str:
         return f"planned {[d.domain for d in result.plan.domains]} (dry run: nothing trained, watermark unchanged)"
     promoted = [o.domain for o in result.outcomes if o.gate.promote]
     kept = [o.domain for o in result.outcomes if not o.gate.promote]
-    return (f"promoted {promoted or 'none'}, kept the champion of {kept or 'none'}; "
+    return (f"promoted {promoted or 'none'}, kept the current model (champion or base) of {kept or 'none'}; "
             f"watermark now seq {result.record.watermark_to}")
 
 
