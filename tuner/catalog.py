@@ -16,6 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuner.architectures import UnsupportedArchitectureError, spec_for_model_type
+
 CACHE_ENV = "ADAPTUNE_MODEL_CACHE"
 DEFAULT_CACHE = Path("var/models")
 
@@ -91,8 +93,12 @@ def check_checkpoint(path: Path) -> None:
 
 
 def _family_of(path: Path) -> str:
+    """The architecture family for a supported model_type; other types pass through (loading refuses them)."""
     model_type = json.loads((path / "config.json").read_text())["model_type"]
-    return {"bert": "bert", "roberta": "bert"}.get(model_type, "llama" if model_type in ("llama", "mistral", "qwen2") else model_type)
+    try:
+        return spec_for_model_type(model_type).family
+    except UnsupportedArchitectureError:
+        return model_type
 
 
 def convert_smollm2(target: Path) -> Path:
