@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -90,3 +91,8 @@ def _positive_int(name: str, value: object, *, minimum: int = 1, maximum: int | 
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum and value > maximum):
         bound = f"{minimum}-{maximum}" if maximum else f">= {minimum}"
         raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def resolve_token(flag: str | None) -> str | None:
+    """The bearer token: the command-line flag, else $ADAPTUNE_TOKEN, else none (auth off)."""
+    return flag or os.environ.get(TOKEN_ENV) or None

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Callable, TextIO
 
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
+from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from server.client import AdaptuneClient
 
     address = args.address or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = resolve_token(args.token)
     domains = tuple(d.strip() for d in (args.domains or "").split(",") if d.strip())
     with AdaptuneClient(address, token=token, timeout=60) as client:
         if args.history is not None:

@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections import Counter, defaultdict
 from typing import Sequence
 
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
+from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
 def _connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _client(args: argparse.Namespace):
     from server.client import AdaptuneClient
 
-    return AdaptuneClient(args.address, token=args.token or os.environ.get(TOKEN_ENV) or None, timeout=120)
+    return AdaptuneClient(args.address, token=resolve_token(args.token), timeout=120)
 
 
 def format_variant(variant) -> str:

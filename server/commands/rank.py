@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
+from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,7 +83,7 @@ def _from_server(args: argparse.Namespace, request):
     from server.client import AdaptuneClient
 
     address = args.address or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = resolve_token(args.token)
     with AdaptuneClient(address, token=token, timeout=120) as client:
         return client.rank_targets(
             user_id=request.user_id or None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from server.config import (
     DEFAULT_PORT,
     DEFAULT_REPORTS_DIR,
     TOKEN_ENV,
+    resolve_token,
     ServerConfig,
 )
 
@@ -63,7 +63,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         db_path=args.db,
         host=args.host,
         port=args.port,
-        token=args.token or os.environ.get(TOKEN_ENV) or None,
+        token=resolve_token(args.token),
         max_message_bytes=args.max_message_bytes,
         max_events_per_batch=args.max_events_per_batch,
         grace_seconds=args.grace,

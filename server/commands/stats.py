@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 from recsys.events.model import Feedback
 from recsys.events.query import InteractionStats
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
+from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from server.client import AdaptuneClient
 
-    with AdaptuneClient(args.address, token=args.token or os.environ.get(TOKEN_ENV) or None, timeout=30) as client:
+    with AdaptuneClient(args.address, token=resolve_token(args.token), timeout=30) as client:
         stats = client.interaction_stats(domain=args.domain)
     if args.json:
         print(json.dumps({"total": stats.total, "users": stats.users, "by_domain": stats.by_domain()}, indent=2))
