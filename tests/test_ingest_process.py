@@ -53,10 +53,19 @@ def test_sigterm_mid_stream_finishes_the_stream_then_exits_cleanly(tmp_path: Pat
             except ClientError:  # new calls are already refused
                 return True
 
+    def committed() -> int:
+        with AdaptuneClient(server.address, timeout=5) as probe:
+            return probe.interaction_stats().total
+
     def batches_with_sigterm_after_the_first():
         for start in range(0, 1000, 100):
             yield from sent[start:start + 100]
             if start == 0:
+                # SIGTERM only once the server is handling this stream: a call it has not
+                # picked up yet when shutdown begins is refused (CANCELLED), not in flight.
+                deadline = time.monotonic() + 30
+                while committed() < 100 and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 server.process.send_signal(signal.SIGTERM)
                 # The other nine batches go out only once the server has begun to stop.
                 deadline = time.monotonic() + 30
