@@ -17,7 +17,9 @@ class TrainConfig:
     without training it. ``eval_every`` counts steps between validation passes
     (0: once per epoch); ``patience`` counts validation passes without improvement of
     ``monitor`` before stopping (0: never stop early). The best validation checkpoint
-    is always restored at the end.
+    is always restored at the end. ``cache_frozen_layers`` runs the frozen layers below
+    the lowest adapted one once per example (in eval mode, so without dropout there) and
+    trains on their cached output, instead of running them again on every step.
     """
 
     rank: int = 8
@@ -36,6 +38,7 @@ class TrainConfig:
     max_length: int = 64
     head_scale: float = 20.0
     progress: bool = True
+    cache_frozen_layers: bool = True
 
     def __post_init__(self) -> None:
         _positive_int(self, "rank", "batch_size", "epochs", "max_length")
@@ -52,8 +55,9 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {list(MONITORS)}, got {self.monitor!r}")
-        if not isinstance(self.progress, bool):
-            raise ValueError(f"progress must be a bool, got {self.progress!r}")
+        for name in ("progress", "cache_frozen_layers"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

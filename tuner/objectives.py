@@ -39,6 +39,11 @@ class ClassificationObjective:
         ids = encode_texts(self.base.tokenizer, [e.text for e in examples], self.max_length)
         return [(row, self.index[e.target]) for row, e in zip(ids, examples)]
 
+    @staticmethod
+    def length(item: tuple[list[int], int]) -> int:
+        """Tokens of an encoded item (what its cached states take)."""
+        return len(item[0])
+
     def batch(self, items: Sequence[tuple[list[int], int]]) -> Batch:
         return classification_batch([i for i, _ in items], [label for _, label in items], self.base.tokenizer.pad_token_id)
 
@@ -65,6 +70,11 @@ class GenerationObjective:
 
     def encode(self, examples: Sequence[Example]) -> list[tuple[list[int], list[int]]]:
         return encode_pairs(self.base.tokenizer, [e.text for e in examples], [e.target for e in examples], self.max_length)
+
+    @staticmethod
+    def length(item: tuple[list[int], list[int]]) -> int:
+        """Tokens of an encoded item: prompt and response."""
+        return len(item[0]) + len(item[1])
 
     def batch(self, items: Sequence[tuple[list[int], list[int]]]) -> Batch:
         return generation_batch(items, self.base.tokenizer.pad_token_id)

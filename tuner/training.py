@@ -2,12 +2,15 @@
 
 Only the LoRA weights on the chosen (layer, module group) pairs and the classification
 head require gradients; nothing below the lowest adapted layer does, so autograd's
-backward pass stops there (no gradient checkpointing, no input-embedding grads) and
-adapting only top layers is cheaper. The best validation checkpoint is restored.
+backward pass stops there (no gradient checkpointing, no input-embedding grads), and
+the frozen layers below it run once per example rather than once per step
+(``tuner.frozen_prefix``): adapting only top layers is cheaper both ways. The best
+validation checkpoint is restored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -21,7 +24,8 @@ from tuner.adapters import Adapter
 from tuner.architectures import MODULE_GROUPS
 from tuner.config import TrainConfig
 from tuner.data import Example, check_labels, require_training_examples
-from tuner.encoding import batched
+from tuner.encoding import Batch, batched
+from tuner.frozen_prefix import MAX_CACHE_BYTES, FrozenPrefix, cache_bytes
 from tuner.loading import BaseModel
 from tuner.objectives import objective_for
 from tuner.targeting import prepare_adapter
@@ -48,7 +52,8 @@ class TrainResult:
     total_steps: int
     best_step: int
     stopped_early: bool
-    # Seconds inside optimisation steps (forward, backward, update): what the targets change.
+    # Seconds inside optimisation steps (forward, backward, update) plus caching the frozen
+    # layers' output: what the choice of targets changes.
     train_seconds: float
     # Seconds in validation passes.
     eval_seconds: float
@@ -58,6 +63,9 @@ class TrainResult:
     lora_params: int
     warm_started_modules: int = 0
     best_metric: float | None = None
+    # Frozen layers run once per example instead of every step (0: none), and the seconds that took.
+    cached_layers: int = 0
+    cache_seconds: float = 0.0
 
 
 def _resolve_labels(base: BaseModel, train: Sequence[Example], validation: Sequence[Example], labels) -> list[str]:
@@ -89,11 +97,23 @@ def _set_mode(adapter: Adapter, training: bool) -> None:
         adapter.head.train(training)
 
 
-def _validate(objective, adapter: Adapter, items: list, batch_size: int) -> tuple[float, float | None]:
+Feed = Callable[[list[int], Batch], contextlib.AbstractContextManager]
+
+
+def _no_feed(chunk: list[int], batch: Batch) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext()
+
+
+def _validate(
+    objective, adapter: Adapter, items: list, batch_size: int, feed: Feed = _no_feed
+) -> tuple[float, float | None]:
+    """Mean validation loss (and accuracy); ``feed`` supplies cached frozen-layer states."""
     _set_mode(adapter, False)
     loss_sum, count, correct = 0.0, 0, 0
     for chunk in batched(range(len(items)), batch_size):
-        score = objective.score(adapter, objective.batch([items[i] for i in chunk]))
+        batch = objective.batch([items[i] for i in chunk])
+        with feed(chunk, batch):
+            score = objective.score(adapter, batch)
         loss_sum, count, correct = loss_sum + score.loss_sum, count + score.count, correct + score.correct
     _set_mode(adapter, True)
     accuracy = correct / len(items) if adapter.head is not None else None
@@ -134,6 +154,9 @@ class AdapterTrainer:
         self.train_items = self.objective.encode(train)
         self.val_items = self.objective.encode(validation)
         self.trainable = _trainable(self.adapter)
+        self._train_states: list[torch.Tensor] = []
+        self._val_states: list[torch.Tensor] = []
+        self.prefix, self.cache_seconds = self._cache_frozen_layers()
         self.optimizer = _optimizer(self.adapter, config)
         steps_per_epoch = math.ceil(len(self.train_items) / config.batch_size)
         self.total_steps = steps_per_epoch * config.epochs
@@ -157,6 +180,27 @@ class AdapterTrainer:
         if self.val_items:
             self._evaluate()
 
+    def _cache_frozen_layers(self) -> tuple[FrozenPrefix | None, float]:
+        """Run the layers below the lowest adapted one once for every item, when it pays."""
+        depth = min(self.adapter.info.layers)
+        if not self.config.cache_frozen_layers or depth == 0:
+            return None, 0.0
+        items = self.train_items + self.val_items
+        dtype = next(self.base.model.parameters()).dtype
+        if cache_bytes([self.objective.length(i) for i in items], self.base.hidden_size, dtype) > MAX_CACHE_BYTES:
+            return None, 0.0
+        started = time.perf_counter()
+        prefix = FrozenPrefix(self.adapter.model, depth)
+        states = prefix.encode(items, self.objective.batch, self.objective.length, self.config.batch_size)
+        self._train_states, self._val_states = states[: len(self.train_items)], states[len(self.train_items) :]
+        return prefix, time.perf_counter() - started
+
+    def _feed(self, states: list) -> Feed:
+        if self.prefix is None:
+            return _no_feed
+        prefix = self.prefix
+        return lambda chunk, batch: prefix.feeding([states[i] for i in chunk], batch.input_ids.shape[1])
+
     @property
     def done(self) -> bool:
         return self.step_count >= self.total_steps or self.stopped_early
@@ -166,7 +210,9 @@ class AdapterTrainer:
 
     def _evaluate(self) -> None:
         started = time.perf_counter()
-        val_loss, val_acc = _validate(self.objective, self.adapter, self.val_items, self.config.batch_size)
+        val_loss, val_acc = _validate(
+            self.objective, self.adapter, self.val_items, self.config.batch_size, self._feed(self._val_states)
+        )
         self.eval_seconds += time.perf_counter() - started
         recent = self.step_losses[self.history[-1].step if self.history else 0 :]
         self.history.append(EvalPoint(self.step_count, sum(recent) / len(recent) if recent else None, val_loss, val_acc))
@@ -187,7 +233,8 @@ class AdapterTrainer:
         with torch.random.fork_rng(devices=[]):
             torch.random.set_rng_state(self._rng)
             started = time.perf_counter()
-            loss = self.objective.loss(self.adapter, batch)
+            with self._feed(self._train_states)(chunk, batch):
+                loss = self.objective.loss(self.adapter, batch)
             loss.backward()
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
@@ -221,13 +268,15 @@ class AdapterTrainer:
             total_steps=self.total_steps,
             best_step=self.best_step,
             stopped_early=self.stopped_early,
-            train_seconds=sum(self.step_seconds),
+            train_seconds=sum(self.step_seconds) + self.cache_seconds,
             eval_seconds=self.eval_seconds,
             step_seconds=self.step_seconds,
             trainable_params=sum(p.numel() for _, p in self.trainable),
             lora_params=sum(p.numel() for n, p in self.trainable if n.startswith("model.")),
             warm_started_modules=self.warm_started_modules,
             best_metric=None if not self.val_items else self._sign * self._best_value,
+            cached_layers=0 if self.prefix is None else self.prefix.depth,
+            cache_seconds=self.cache_seconds,
         )
 
 
