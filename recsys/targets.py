@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from recsys.domains import check_domain_name
-from recsys.layers import LayerCostModel, LayerImportance, LayerScore, LayerSelection, build_layer_importance, select_layers
+from recsys.layers import DEFAULT_LAYER_BUDGET, LayerCostModel, LayerImportance, LayerScore, LayerSelection, build_layer_importance, select_layers
 from recsys.probes import check_base_model, probed_base_models
 from recsys.ranking import DomainRanker, DomainScore, RankerConfig
 from recsys.store import Database
@@ -26,7 +26,7 @@ class TargetRequest:
 
     user_id: str = ""
     top_k: int = 3
-    layer_budget: float = 0.5
+    layer_budget: float = DEFAULT_LAYER_BUDGET
     domain: str = ""
     base_model: str = ""
 

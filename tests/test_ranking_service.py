@@ -7,10 +7,11 @@ import math
 import grpc
 import pytest
 
+from recsys.layers import DEFAULT_LAYER_BUDGET
 from recsys.probes import write_probes
 from server._proto.adaptune.v1 import ranking_pb2 as pb
 from server._proto.adaptune.v1 import ranking_pb2_grpc as pb_grpc
-from server.client import ClientError, InvalidArgumentError, NotFoundError
+from server.client import ClientError, NotFoundError
 from tests.ranking_logs import BOTTOM_HEAVY, TOP_HEAVY, probe_run, repeat, segment_log, to_interactions
 
 
@@ -98,7 +99,6 @@ def test_one_domain_with_all_its_importance(ranked_server):
         ({"layer_budget": 1.5}, grpc.StatusCode.INVALID_ARGUMENT, "layer_budget"),
         ({"layer_budget": -0.2}, grpc.StatusCode.INVALID_ARGUMENT, "layer_budget"),
         ({"layer_budget": math.nan}, grpc.StatusCode.INVALID_ARGUMENT, "layer_budget"),
-        ({"layer_budget": 0.001}, grpc.StatusCode.INVALID_ARGUMENT, "layer_budget"),
         ({"domain": "legal"}, grpc.StatusCode.NOT_FOUND, "'legal'"),
         ({"domain": "Not A Domain"}, grpc.StatusCode.INVALID_ARGUMENT, "domain"),
         ({"base_model": "never-probed"}, grpc.StatusCode.NOT_FOUND, "never-probed"),
@@ -113,16 +113,23 @@ def test_bad_requests_are_named_and_change_nothing(ranked_server, request_fields
     assert ranked_server.client.rank_targets(top_k=6) == before
 
 
+def test_a_budget_below_any_target_buys_the_top_layers_best_target(ranked_server):
+    ranking = ranked_server.client.rank_targets(top_k=3, layer_budget=0.001)
+    for domain in ranking.domains:
+        assert [(t.layer, t.module_group) for t in domain.layers] == [(5, domain.layers[0].module_group)]
+        assert domain.layer_cost > 0.001  # the overrun is shown, not hidden
+
+
 def test_unset_numbers_mean_the_documented_defaults(ranked_server):
     response = raw_stub(ranked_server).RankTargets(pb.RankTargetsRequest(), timeout=30)
-    assert len(response.domains) == 3 and response.layer_budget == pytest.approx(0.5)
+    assert len(response.domains) == 3 and response.layer_budget == pytest.approx(DEFAULT_LAYER_BUDGET)
 
 
 def test_client_checks_its_arguments_before_sending(ranked_server):
     with pytest.raises(ValueError, match="top_k"):
         ranked_server.client.rank_targets(top_k=0)
-    with pytest.raises(InvalidArgumentError, match="layer_budget"):
-        ranked_server.client.rank_targets(layer_budget=0.0001)
+    with pytest.raises(ValueError, match="layer_budget"):
+        ranked_server.client.rank_targets(layer_budget=0.0)
     with pytest.raises(NotFoundError, match="legal"):
         ranked_server.client.rank_targets(domain="legal")
 

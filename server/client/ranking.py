@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from recsys.layers import DEFAULT_LAYER_BUDGET
 from recsys.targets import TargetRanking, TargetRequest
 from server._proto.adaptune.v1 import ranking_pb2_grpc as pb_grpc
 from server.convert import ranking as convert
@@ -18,7 +19,7 @@ class RankingMixin:
         self,
         user_id: str | None = None,
         top_k: int = 3,
-        layer_budget: float = 0.5,
+        layer_budget: float = DEFAULT_LAYER_BUDGET,
         domain: str | None = None,
         *,
         base_model: str | None = None,

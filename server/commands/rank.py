@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
     parser.add_argument("--user", default=None, help="rank for this user (an unknown user gets the cold-start ranking)")
     parser.add_argument("--top-k", type=int, default=3, help="domains to show, 1..100 (default 3)")
-    parser.add_argument("--budget", type=float, default=0.5, help="layer budget, fraction of all-layers cost (default 0.5)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="layer budget, fraction of all-layers cost (default: recsys.layers.DEFAULT_LAYER_BUDGET, 0.35)")
     parser.add_argument("--domain", default=None, help="only this domain")
     parser.add_argument("--base-model", default=None, help="whose probes rank layers (default: the most probed)")
     parser.add_argument("--heatmap", type=Path, default=None, help="also write a layer-importance heatmap PNG here")
@@ -51,12 +52,9 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from recsys.targets import TargetRequest
 
+    budget = {} if args.budget is None else {"layer_budget": args.budget}
     request = TargetRequest(
-        user_id=args.user or "",
-        top_k=args.top_k,
-        layer_budget=args.budget,
-        domain=args.domain or "",
-        base_model=args.base_model or "",
+        user_id=args.user or "", top_k=args.top_k, domain=args.domain or "", base_model=args.base_model or "", **budget
     )
     ranking = _from_db(args.db, request) if args.db else _from_server(args, request)
     if args.json:

@@ -1,19 +1,18 @@
 """RankTargets messages <-> ``TargetRequest`` / ``TargetRanking``.
 
 Proto3 cannot tell an unset number from 0, so top_k 0 and layer_budget 0 mean
-"the default" (3 and 0.5), as the proto documents; any other value is validated
+"the default" (3 and ``DEFAULT_LAYER_BUDGET``), as the proto documents; any other value is validated
 by ``TargetRequest``.
 """
 
 from __future__ import annotations
 
-from recsys.layers import LayerScore
+from recsys.layers import DEFAULT_LAYER_BUDGET, LayerScore
 from recsys.ranking import DomainScore
 from recsys.targets import DomainTargets, TargetRanking, TargetRequest
 from server._proto.adaptune.v1 import ranking_pb2 as pb
 
 DEFAULT_TOP_K = 3
-DEFAULT_LAYER_BUDGET = 0.5
 
 
 def request_from_proto(message: pb.RankTargetsRequest) -> TargetRequest:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys.domains import check_domain_name
+from recsys.layers import DEFAULT_LAYER_BUDGET
 from tuner.config import TrainConfig
 
 LORA_GROUPS = ("attention", "mlp")
@@ -49,7 +50,7 @@ class CycleConfig:
     base_model: str = "minilm-l6"
     task: str = "classification"
     max_domains: int = 3
-    layer_budget: float = 0.5
+    layer_budget: float = DEFAULT_LAYER_BUDGET
     min_examples: int = 20
     margin: float = 0.01
     audit_attributes: tuple[str, ...] = ("region",)
