@@ -15,8 +15,10 @@ Held-out traffic comes from CLINC150's test queries, sent by the same users with
 preferences. Weighted accuracy = accuracy over the held-out interactions (so each domain
 weighs as much as users hit it), each answered by its domain's champion after the cycle
 (zero-shot where none). ``wall_s`` is the cycle's own time (rank, probe, train, gate,
-commit; the report's plots excluded). Targets: (a) reaches >= 0.95 of (b)'s weighted
-accuracy gain in <= 0.5 of its time, and beats (c).
+commit; the report's plots excluded), the median of ``--rounds`` runs of each strategy in
+rotating order (so a busy spell on a shared machine does not land on one strategy only).
+Targets: (a) reaches >= 0.95 of (b)'s weighted accuracy gain in <= 0.5 of its time, and
+beats (c).
 
 Writes bench/results/cycle.json (``rows``: strategy, wall_s, trainable_params,
 weighted_accuracy_before, weighted_accuracy_after, and more; ``ratios``) and cycle.png.
@@ -31,6 +33,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -50,6 +53,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from recsys.datasets import clinc150  # noqa: E402
 from recsys.events.log import append_interactions  # noqa: E402
+from recsys.layers import DEFAULT_LAYER_BUDGET  # noqa: E402
 from recsys.store import open_database  # noqa: E402
 from recsys.traffic import TrafficConfig, make_users, plan_requests, simulate_clinc_traffic  # noqa: E402
 from tuner.cycle.config import CycleConfig  # noqa: E402
@@ -154,6 +158,7 @@ def weighted(acc: dict[str, tuple[int, int]]) -> float:
 
 def run_strategy(name, planner, template_db: Path, work: Path, base, config: CycleConfig, data, heldout, before):
     folder = work / name
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     shutil.copy(template_db, folder / "adaptune.duckdb")
     db = open_database(folder / "adaptune.duckdb")
@@ -172,6 +177,8 @@ def run_strategy(name, planner, template_db: Path, work: Path, base, config: Cyc
         "weighted_accuracy_before": weighted(before),
         "weighted_accuracy_after": weighted(after),
         "train_s": sum(o.train["train_seconds"] for o in trained),
+        "cached_layers": {o.domain: o.train.get("cached_layers", 0) for o in trained},
+        "load_average_after": os.getloadavg()[0],
         "steps": sum(o.train["steps"] for o in trained),
         "domains_trained": [o.domain for o in trained],
         "domains_promoted": [o.domain for o in trained if o.gate.promote],
@@ -242,12 +249,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domains-per-segment", type=int, default=2)
     parser.add_argument("--preference", type=float, default=0.9, help="share of a user's events in its favourite domains")
     parser.add_argument("--max-domains", type=int, default=4, help="domains (a) tunes, and (c) picks")
-    parser.add_argument("--budget", type=float, default=0.5, help="layer budget of (a) and (c)")
+    parser.add_argument("--budget", type=float, default=DEFAULT_LAYER_BUDGET,
+                        help=f"layer budget of (a) and (c) (default: the cycle's, {DEFAULT_LAYER_BUDGET})")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each strategy; wall_s is their median")
     parser.add_argument("--epochs", type=int, default=None, help="default 3, quick 2")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "cycle.json")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -282,19 +293,32 @@ def main(argv: list[str] | None = None) -> int:
         db.close()
         before = accuracy_by_domain(base, heldout, data, None, config.train.max_length)
         print(f"  weighted accuracy before: {weighted(before):.4f}", flush=True)
-        strategies = [("targeted", plan_cycle), ("all", plan_all), ("random", None)]
+        planners: dict = {"targeted": plan_cycle, "all": plan_all, "random": None}
+        names = list(planners)
         rows: dict = {}
-        for name, planner in tqdm(strategies, desc="strategies"):
-            if planner is None:
-                targeted = rows["targeted"]
-                per_domain = [len(targeted["layers"][d]) * len(targeted["groups"][d]) for d in targeted["domains_trained"]]
-                planner = random_planner(max(1, len(per_domain)), round(sum(per_domain) / max(len(per_domain), 1)) or 1,
-                                         args.seed)
-            rows[name] = run_strategy(name, planner, template, work, base, config, data, heldout, before)
-            r = rows[name]
-            tqdm.write(f"  {name:<9} {r['wall_s']:7.1f} s  {r['trainable_params']:>9,} params  trained "
-                       f"{r['domains_trained']} promoted {r['domains_promoted']}  accuracy {r['weighted_accuracy_before']:.4f}"
-                       f" -> {r['weighted_accuracy_after']:.4f}")
+        walls: dict[str, list[float]] = defaultdict(list)
+        runs = [(r, names[r % len(names):] + names[:r % len(names)]) for r in range(args.rounds)]
+        with tqdm(total=args.rounds * len(names), desc="strategy runs") as bar:
+            for round_index, order in runs:
+                for name in order:
+                    if planners[name] is None:  # (c) takes its budget from (a)'s first run
+                        targeted = rows["targeted"]
+                        per_domain = [len(targeted["layers"][d]) * len(targeted["groups"][d])
+                                      for d in targeted["domains_trained"]]
+                        planners[name] = random_planner(max(1, len(per_domain)),
+                                                        round(sum(per_domain) / max(len(per_domain), 1)) or 1, args.seed)
+                    row = run_strategy(name, planners[name], template, work, base, config, data, heldout, before)
+                    walls[name].append(row["wall_s"])
+                    rows.setdefault(name, row).setdefault("accuracy_after_rounds", []).append(
+                        row["weighted_accuracy_after"])
+                    bar.update(1)
+                    tqdm.write(f"  round {round_index + 1} {name:<9} {row['wall_s']:7.1f} s  {row['trainable_params']:>9,} "
+                               f"params  trained {row['domains_trained']} promoted {row['domains_promoted']}  accuracy "
+                               f"{row['weighted_accuracy_before']:.4f} -> {row['weighted_accuracy_after']:.4f}  "
+                               f"(load {row['load_average_after']:.1f})")
+        for name, row in rows.items():
+            row["wall_s_rounds"] = walls[name]
+            row["wall_s"] = statistics.median(walls[name])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -314,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "quick": args.quick,
         "threads": args.threads,
+        "rounds": args.rounds,
         "traffic": {"events": n_events, "heldout": n_heldout, "users": args.users, "segments": args.segments,
                     "domains_per_segment": args.domains_per_segment, "preference": args.preference,
                     "zero_shot_error_rate": errors, "heldout_share": share},

@@ -18,6 +18,7 @@ from recsys.events.log import append_interactions
 from recsys.events.query import max_seq
 from recsys.store import open_database
 from tests.cycle_logs import FINE, STRUGGLING, DomainSpec, domain_events, mixed_log
+from tests.fixtures.toy_data import RESPONSES
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.errors import CycleCancelledError
 from tuner.cycle.running import Workspace, run_cycle
@@ -188,3 +189,43 @@ def test_a_champion_changed_during_the_cycle_makes_it_commit_nothing(workspace):
     latest = list_cycles(workspace.db)[0]
     assert latest.status == "failed" and get_cycle(workspace.db, latest.cycle_id).error.startswith("CycleConflictError")
     assert last_watermark(workspace.db) == 320
+
+
+# -- generation ------------------------------------------------------------------------------
+
+
+def as_generation(events):
+    """The same log for a generating model: answers are the labels' fixed responses."""
+    return [
+        replace(e, model_output=RESPONSES[e.model_output], correction=RESPONSES[e.correction] if e.correction else "")
+        for e in events
+    ]
+
+
+def test_a_generation_cycle_promotes_on_token_f1_and_the_next_warm_starts_from_it(tmp_path, llama_generator):
+    db = open_database(tmp_path / "adaptune.duckdb")
+    try:
+        ws = Workspace(db, AdapterRegistry(db, tmp_path / "adapters"), llama_generator, tmp_path / "reports")
+        append_interactions(db, as_generation(mixed_log(STRUGGLING, FINE)))
+        config = tiny_config(llama_generator, task="generation")
+        config = replace(config, train=replace(config.train, epochs=6, lr=1e-2))
+
+        first = run_cycle(ws, config)
+
+        (outcome,) = first.outcomes
+        assert outcome.domain == "billing" and outcome.gate.metric == "token_f1"
+        assert outcome.gate.reference_kind == "base"
+        assert outcome.gate.promote, outcome.gate.reason
+        assert outcome.gate.candidate["token_f1"] >= outcome.gate.reference["token_f1"] + config.margin
+        assert outcome.train["cached_layers"] == min(outcome.plan.layers) > 0  # a 4-layer model: top layers only
+        assert registry_state(ws) == [("billing", "v0001", "champion")]
+        champion = ws.registry.load(llama_generator, "billing")
+        assert champion.info.task == "generation" and champion.head is None
+
+        append_interactions(db, as_generation(domain_events(STRUGGLING, seed=1, prefix="later")))
+        second = run_cycle(ws, config)
+        (again,) = second.outcomes
+        assert again.warm_start == "billing/v0001" and again.gate.reference_kind == "champion"
+        assert again.train["warm_started_modules"] > 0
+    finally:
+        db.close()

@@ -181,6 +181,7 @@ def train_domain(ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: Plan
         "stopped_early": result.stopped_early, "train_seconds": result.train_seconds,
         "trainable_params": result.trainable_params, "lora_params": result.lora_params,
         "warm_started_modules": result.warm_started_modules,
+        "cached_layers": result.cached_layers, "cache_seconds": result.cache_seconds,
         "final_loss": result.step_losses[-1] if result.step_losses else None,
     }  # fmt: skip
     return DomainOutcome(
