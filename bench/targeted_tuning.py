@@ -2,7 +2,8 @@
 
 Table 1: LoRA on all layers, the top k, the bottom k and k random layers, each trained
 on the same examples for the same epochs (no early stopping), side by side in one run:
-train seconds (optimisation steps only), trainable parameters, test accuracy, macro F1,
+train seconds (optimisation steps, plus caching the frozen layers once: see
+tuner/frozen_prefix.py), trainable parameters, test accuracy, macro F1,
 with ratios to all layers. Target: a top-k row reaches >= 0.95 of the all-layers
 accuracy in <= 0.6 of its training time.
 
