@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 
 from recsys.cycles import CycleConflictError, get_cycle, last_watermark, list_cycles
+from recsys.domains import DomainRecord, upsert_domain
 from recsys.events.log import append_interactions
 from recsys.events.query import max_seq
 from recsys.store import open_database
@@ -229,3 +230,34 @@ def test_a_generation_cycle_promotes_on_token_f1_and_the_next_warm_starts_from_i
         assert again.train["warm_started_modules"] > 0
     finally:
         db.close()
+
+
+def test_a_parent_and_child_tuned_in_one_cycle_train_parent_first_and_the_child_starts_from_it(workspace):
+    child = DomainSpec("disputes", STRUGGLING.labels, 200, 0.9, tuple(f"d{i}" for i in range(10)))
+    upsert_domain(workspace.db, DomainRecord("billing"))
+    upsert_domain(workspace.db, DomainRecord("disputes", parent="billing"))
+    append_interactions(workspace.db, mixed_log(child, STRUGGLING, FINE))
+    # Budget 1.0: every target, so parent and child adapt the same modules and the copy is visible.
+    result = run_cycle(workspace, tiny_config(workspace.base, max_domains=2, layer_budget=1.0))
+
+    assert [r["domain"] for r in result.summary["ranked"]][:2] == ["disputes", "billing"]  # the child ranks first
+    parent, kid = result.outcomes
+    assert (parent.domain, kid.domain) == ("billing", "disputes")  # yet the parent trains first
+    assert parent.gate.promote and kid.gate.promote
+    assert parent.warm_start is None and kid.warm_start == "billing/v0001"
+    assert kid.train["warm_started_modules"] > 0
+    rows = {r.domain: r for r in workspace.registry.list()}
+    assert (rows["disputes"].parent_domain, rows["disputes"].parent_version) == ("billing", "v0001")
+    assert rows["billing"].status == rows["disputes"].status == "champion"
+
+
+def test_a_child_does_not_start_from_a_parent_candidate_the_gate_rejected(workspace):
+    child = DomainSpec("disputes", STRUGGLING.labels, 200, 0.9, tuple(f"d{i}" for i in range(10)))
+    upsert_domain(workspace.db, DomainRecord("billing"))
+    upsert_domain(workspace.db, DomainRecord("disputes", parent="billing"))
+    append_interactions(workspace.db, mixed_log(child, STRUGGLING, FINE))
+    result = run_cycle(workspace, tiny_config(workspace.base, max_domains=2, margin=0.9))  # nothing passes
+
+    parent, kid = result.outcomes
+    assert not parent.gate.promote and kid.warm_start is None
+    assert registry_state(workspace) == [("billing", "v0001", "rejected"), ("disputes", "v0001", "rejected")]

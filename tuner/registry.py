@@ -72,7 +72,8 @@ class StagedAdapter:
     version: str
     path: Path
     info: AdapterInfo
-    parent: AdapterRecord | None
+    # What it started from: a committed record, or a staged parent committed in the same transaction.
+    parent: AdapterRecord | StagedAdapter | None
     data_window: tuple[int, int] | None
 
 
@@ -133,7 +134,7 @@ class AdapterRegistry:
         *,
         domain: str,
         metrics: Mapping[str, Any] | None = None,
-        parent: AdapterRecord | None = None,
+        parent: AdapterRecord | StagedAdapter | None = None,
         data_window: tuple[int, int] | None = None,
     ) -> AdapterRecord:
         """Save ``adapter`` as the domain's next version, status candidate.
@@ -159,7 +160,7 @@ class AdapterRegistry:
         adapter: Adapter,
         *,
         domain: str,
-        parent: AdapterRecord | None = None,
+        parent: AdapterRecord | StagedAdapter | None = None,
         data_window: tuple[int, int] | None = None,
     ) -> StagedAdapter:
         """Write the domain's next version folder without a row.
@@ -207,7 +208,7 @@ class AdapterRegistry:
         )
 
     def _stage(
-        self, adapter: Adapter, domain: str, parent: AdapterRecord | None, data_window: tuple[int, int] | None
+        self, adapter: Adapter, domain: str, parent: AdapterRecord | StagedAdapter | None, data_window: tuple[int, int] | None
     ) -> StagedAdapter:
         """Reserve the next version and write its folder (the caller holds the write lock)."""
         version = self._next_version(domain)

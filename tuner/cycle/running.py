@@ -28,6 +28,7 @@ from recsys.cycles import (
     staged_by_interrupted,
     start_cycle,
 )
+from recsys.domains import chain
 from recsys.store import Database
 from tuner.adapters import Adapter
 from tuner.chains import parent_of
@@ -115,13 +116,23 @@ class CycleResult:
 # -- one domain ---------------------------------------------------------------------------
 
 
-def _warm_source(ws: Workspace, domain: str, config: CycleConfig, notes: list[str]) -> AdapterRecord | None:
-    """The domain's champion, else its parent's, when it fits this base and rank."""
+WarmSource = AdapterRecord | StagedAdapter
+
+
+def _warm_source(
+    ws: Workspace, domain: str, config: CycleConfig, notes: list[str], promoted_here: dict[str, StagedAdapter]
+) -> WarmSource | None:
+    """The domain's champion, else its parent's newest adapter, when it fits this base and rank.
+
+    The parent's newest is the candidate this cycle promotes for it (``promoted_here``,
+    committed with the child in one transaction), else its champion: so a chain whose
+    parent and child both train in one cycle runs base, then parent, then child.
+    """
     own = ws.registry.champion(domain)
     parent = parent_of(ws.registry, domain)
-    candidates = [own] if own else []
+    candidates: list[WarmSource | None] = [own] if own else []
     if parent and not own:
-        candidates.append(ws.registry.champion(parent))
+        candidates.append(promoted_here.get(parent) or ws.registry.champion(parent))
     for record in filter(None, candidates):
         try:
             check_parent(ws.base, record.path, config.train)
@@ -142,12 +153,18 @@ def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapte
         return None, record.version
 
 
-def train_domain(ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: PlanContext) -> DomainOutcome:
-    """Train the candidate on the plan's layers, gate it, stage its folder (no registry row)."""
+def train_domain(
+    ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: PlanContext,
+    promoted_here: dict[str, StagedAdapter] | None = None,
+) -> DomainOutcome:
+    """Train the candidate on the plan's layers, gate it, stage its folder (no registry row).
+
+    ``promoted_here``: candidates this cycle already staged and the gate promoted, by domain.
+    """
     started = time.perf_counter()
     domain, split = plan.domain, plan.data.split
     notes: list[str] = []
-    source = _warm_source(ws, domain, config, notes)
+    source = _warm_source(ws, domain, config, notes, promoted_here or {})
     labels = None
     validation = split.validation
     if ws.base.task == "classification":
@@ -191,6 +208,11 @@ def train_domain(ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: Plan
 
 
 # -- the whole cycle ------------------------------------------------------------------------
+
+
+def parents_first(ws: Workspace, plans: tuple[DomainPlan, ...]) -> list[DomainPlan]:
+    """The plans with every chain's parent before its children (else ranked order)."""
+    return sorted(plans, key=lambda p: len(chain(ws.db, p.domain)))
 
 
 def summarize(record: CycleRecord, config: CycleConfig, ws: Workspace, plan: CyclePlan,
@@ -248,10 +270,13 @@ def run_started_cycle(
         ctx.event("started", message=f"{ws.base.name}: events after seq {window[0]} up to {window[1]}"
                   + (" (dry run: plan only)" if config.dry_run else ""))
         plan = planner(ctx)
-        for domain_plan in [] if config.dry_run else plan.domains:
+        promoted_here: dict[str, StagedAdapter] = {}
+        for domain_plan in [] if config.dry_run else parents_first(ws, plan.domains):
             ctx.check()
-            outcome = train_domain(ws, domain_plan, config, ctx)
+            outcome = train_domain(ws, domain_plan, config, ctx, promoted_here)
             outcomes.append(outcome)
+            if outcome.gate.promote:
+                promoted_here[outcome.domain] = outcome.staged
             # Recorded before anyone hears of it, so a restart after a kill can remove the folder.
             note_progress(ws.db, record.cycle_id, {"staged": [str(o.staged.path) for o in outcomes]})
             verdict = outcome.gate
