@@ -70,6 +70,7 @@ class FrozenPrefix:
             raise ValueError(f"a frozen prefix needs 0 < depth < {len(self.layers)}, got {depth}")
         self.model = model
         self.depth = depth
+        self._skip = _PassThrough()
 
     @torch.no_grad()
     def states(self, batch: Batch) -> list[torch.Tensor]:
@@ -123,9 +124,8 @@ class FrozenPrefix:
             return args, {**kwargs, "hidden_states": hidden}
 
         originals = [self.layers[i] for i in range(self.depth)]
-        skip = _PassThrough()
         for i in range(self.depth):
-            self.layers[i] = skip
+            self.layers[i] = self._skip
         handle = self.layers[self.depth].register_forward_pre_hook(replace, with_kwargs=True)
         try:
             yield

@@ -14,6 +14,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -100,19 +101,15 @@ def _set_mode(adapter: Adapter, training: bool) -> None:
 Feed = Callable[[list[int], Batch], contextlib.AbstractContextManager]
 
 
-def _no_feed(chunk: list[int], batch: Batch) -> contextlib.AbstractContextManager:
-    return contextlib.nullcontext()
-
-
 def _validate(
-    objective, adapter: Adapter, items: list, batch_size: int, feed: Feed = _no_feed
+    objective, adapter: Adapter, items: list, batch_size: int, feed: Feed | None = None
 ) -> tuple[float, float | None]:
-    """Mean validation loss (and accuracy); ``feed`` supplies cached frozen-layer states."""
+    """Mean validation loss (and accuracy); ``feed(chunk, batch)`` supplies cached frozen-layer states."""
     _set_mode(adapter, False)
     loss_sum, count, correct = 0.0, 0, 0
     for chunk in batched(range(len(items)), batch_size):
         batch = objective.batch([items[i] for i in chunk])
-        with feed(chunk, batch):
+        with feed(chunk, batch) if feed else contextlib.nullcontext():
             score = objective.score(adapter, batch)
         loss_sum, count, correct = loss_sum + score.loss_sum, count + score.count, correct + score.correct
     _set_mode(adapter, True)
@@ -154,9 +151,7 @@ class AdapterTrainer:
         self.train_items = self.objective.encode(train)
         self.val_items = self.objective.encode(validation)
         self.trainable = _trainable(self.adapter)
-        self._train_states: list[torch.Tensor] = []
-        self._val_states: list[torch.Tensor] = []
-        self.prefix, self.cache_seconds = self._cache_frozen_layers()
+        self._cache_frozen_layers()
         self.optimizer = _optimizer(self.adapter, config)
         steps_per_epoch = math.ceil(len(self.train_items) / config.batch_size)
         self.total_steps = steps_per_epoch * config.epochs
@@ -180,26 +175,34 @@ class AdapterTrainer:
         if self.val_items:
             self._evaluate()
 
-    def _cache_frozen_layers(self) -> tuple[FrozenPrefix | None, float]:
-        """Run the layers below the lowest adapted one once for every item, when it pays."""
+    def _cache_frozen_layers(self) -> None:
+        """Run the layers below the lowest adapted one once for every item, when it pays.
+
+        Sets ``prefix`` (None: every step runs the whole model), the train and validation
+        items' cached states, and the seconds that took.
+        """
+        self.prefix: FrozenPrefix | None = None
+        self._train_states: list[torch.Tensor] = []
+        self._val_states: list[torch.Tensor] = []
+        self.cache_seconds = 0.0
         depth = min(self.adapter.info.layers)
         if not self.config.cache_frozen_layers or depth == 0:
-            return None, 0.0
+            return
         items = self.train_items + self.val_items
         dtype = next(self.base.model.parameters()).dtype
         if cache_bytes([self.objective.length(i) for i in items], self.base.hidden_size, dtype) > MAX_CACHE_BYTES:
-            return None, 0.0
+            return
         started = time.perf_counter()
-        prefix = FrozenPrefix(self.adapter.model, depth)
-        states = prefix.encode(items, self.objective.batch, self.objective.length, self.config.batch_size)
+        self.prefix = FrozenPrefix(self.adapter.model, depth)
+        states = self.prefix.encode(items, self.objective.batch, self.objective.length, self.config.batch_size)
         self._train_states, self._val_states = states[: len(self.train_items)], states[len(self.train_items) :]
-        return prefix, time.perf_counter() - started
+        self.cache_seconds = time.perf_counter() - started
 
-    def _feed(self, states: list) -> Feed:
+    def _fed(self, states: list[torch.Tensor], chunk: list[int], batch: Batch) -> contextlib.AbstractContextManager:
+        """Within it, the model starts from these items' cached states (when there are any)."""
         if self.prefix is None:
-            return _no_feed
-        prefix = self.prefix
-        return lambda chunk, batch: prefix.feeding([states[i] for i in chunk], batch.input_ids.shape[1])
+            return contextlib.nullcontext()
+        return self.prefix.feeding([states[i] for i in chunk], batch.input_ids.shape[1])
 
     @property
     def done(self) -> bool:
@@ -211,7 +214,7 @@ class AdapterTrainer:
     def _evaluate(self) -> None:
         started = time.perf_counter()
         val_loss, val_acc = _validate(
-            self.objective, self.adapter, self.val_items, self.config.batch_size, self._feed(self._val_states)
+            self.objective, self.adapter, self.val_items, self.config.batch_size, partial(self._fed, self._val_states)
         )
         self.eval_seconds += time.perf_counter() - started
         recent = self.step_losses[self.history[-1].step if self.history else 0 :]
@@ -233,7 +236,7 @@ class AdapterTrainer:
         with torch.random.fork_rng(devices=[]):
             torch.random.set_rng_state(self._rng)
             started = time.perf_counter()
-            with self._feed(self._train_states)(chunk, batch):
+            with self._fed(self._train_states, chunk, batch):
                 loss = self.objective.loss(self.adapter, batch)
             loss.backward()
             self.optimizer.step()

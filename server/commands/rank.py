@@ -50,11 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from recsys.layers import DEFAULT_LAYER_BUDGET
     from recsys.targets import TargetRequest
 
-    budget = {} if args.budget is None else {"layer_budget": args.budget}
     request = TargetRequest(
-        user_id=args.user or "", top_k=args.top_k, domain=args.domain or "", base_model=args.base_model or "", **budget
+        user_id=args.user or "",
+        top_k=args.top_k,
+        layer_budget=DEFAULT_LAYER_BUDGET if args.budget is None else args.budget,
+        domain=args.domain or "",
+        base_model=args.base_model or "",
     )
     ranking = _from_db(args.db, request) if args.db else _from_server(args, request)
     if args.json:

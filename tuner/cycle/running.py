@@ -154,8 +154,7 @@ def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapte
 
 
 def train_domain(
-    ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: PlanContext,
-    promoted_here: dict[str, StagedAdapter] | None = None,
+    ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: PlanContext, promoted_here: dict[str, StagedAdapter]
 ) -> DomainOutcome:
     """Train the candidate on the plan's layers, gate it, stage its folder (no registry row).
 
@@ -164,7 +163,7 @@ def train_domain(
     started = time.perf_counter()
     domain, split = plan.domain, plan.data.split
     notes: list[str] = []
-    source = _warm_source(ws, domain, config, notes, promoted_here or {})
+    source = _warm_source(ws, domain, config, notes, promoted_here)
     labels = None
     validation = split.validation
     if ws.base.task == "classification":
