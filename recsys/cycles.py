@@ -111,26 +111,19 @@ def start_cycle(db: Database, request: Mapping[str, Any], *, cycle_id: str | Non
     """
     cycle_id = cycle_id or new_cycle_id()
     request_json = json.dumps(dict(request), sort_keys=True)
-    with db.write_lock:
-        cursor = db.cursor()
-        cursor.execute("BEGIN TRANSACTION")
-        try:
-            running = cursor.execute("SELECT cycle_id FROM cycles WHERE status = 'running' LIMIT 1").fetchone()
-            if running:
-                raise CycleStateError(f"cycle {running[0]!r} is already running; wait for it to finish")
-            low = cursor.execute(
-                "SELECT coalesce(max(watermark_to), 0) FROM cycles WHERE status = 'finished'"
-            ).fetchone()[0]
-            high = cursor.execute("SELECT coalesce(max(seq), 0) FROM interactions").fetchone()[0]
-            cursor.execute(
-                "INSERT INTO cycles (cycle_id, status, watermark_from, watermark_to, request_json) "
-                "VALUES (?, 'running', ?, ?, ?)",
-                [cycle_id, int(low), max(int(high), int(low)), request_json],
-            )
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
+    with db.write_lock, db.transaction() as cursor:
+        running = cursor.execute("SELECT cycle_id FROM cycles WHERE status = 'running' LIMIT 1").fetchone()
+        if running:
+            raise CycleStateError(f"cycle {running[0]!r} is already running; wait for it to finish")
+        low = cursor.execute(
+            "SELECT coalesce(max(watermark_to), 0) FROM cycles WHERE status = 'finished'"
+        ).fetchone()[0]
+        high = cursor.execute("SELECT coalesce(max(seq), 0) FROM interactions").fetchone()[0]
+        cursor.execute(
+            "INSERT INTO cycles (cycle_id, status, watermark_from, watermark_to, request_json) "
+            "VALUES (?, 'running', ?, ?, ?)",
+            [cycle_id, int(low), max(int(high), int(low)), request_json],
+        )
     return get_cycle(db, cycle_id)
 
 
@@ -152,27 +145,20 @@ def finish_cycle(
     if status not in ("finished", "planned"):
         raise ValueError(f"status must be 'finished' or 'planned', got {status!r}")
     summary_json = json.dumps(dict(summary), sort_keys=True, default=str)
-    with db.write_lock:
-        cursor = db.cursor()
-        cursor.execute("BEGIN TRANSACTION")
-        try:
-            state = cursor.execute("SELECT status FROM cycles WHERE cycle_id = ?", [cycle_id]).fetchone()
-            if state is None or state[0] != "running":
-                raise CycleStateError(f"cycle {cycle_id!r} is {state[0] if state else 'unknown'}, not running")
-            for guard in guards:
-                found = tuple(tuple(row) for row in cursor.execute(guard.sql, list(guard.params)).fetchall())
-                if found != tuple(guard.expected):
-                    raise CycleConflictError(f"{guard.message}; nothing was committed, the next cycle redoes the work")
-            for sql, params in statements:
-                cursor.execute(sql, list(params))
-            cursor.execute(
-                "UPDATE cycles SET status = ?, finished_at = now(), summary_json = ? WHERE cycle_id = ?",
-                [status, summary_json, cycle_id],
-            )
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
+    with db.write_lock, db.transaction() as cursor:
+        state = cursor.execute("SELECT status FROM cycles WHERE cycle_id = ?", [cycle_id]).fetchone()
+        if state is None or state[0] != "running":
+            raise CycleStateError(f"cycle {cycle_id!r} is {state[0] if state else 'unknown'}, not running")
+        for guard in guards:
+            found = tuple(tuple(row) for row in cursor.execute(guard.sql, list(guard.params)).fetchall())
+            if found != tuple(guard.expected):
+                raise CycleConflictError(f"{guard.message}; nothing was committed, the next cycle redoes the work")
+        for sql, params in statements:
+            cursor.execute(sql, list(params))
+        cursor.execute(
+            "UPDATE cycles SET status = ?, finished_at = now(), summary_json = ? WHERE cycle_id = ?",
+            [status, summary_json, cycle_id],
+        )
     return get_cycle(db, cycle_id)
 
 

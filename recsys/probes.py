@@ -79,22 +79,12 @@ def write_probes(db: Database, records: list[ProbeRecord]) -> int:
         [r.probe_id, r.domain, r.base_model, r.layer, r.module_group, float(r.grad_norm), r.n_examples, r.cycle_id]
         for r in records
     ]
-    with db.write_lock:
-        cursor = db.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
-            try:
-                cursor.executemany(
-                    "INSERT INTO probes (probe_id, domain, base_model, layer, module_group, grad_norm, n_examples,"
-                    " cycle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-        finally:
-            cursor.close()
+    with db.write_lock, db.transaction() as cursor:
+        cursor.executemany(
+            "INSERT INTO probes (probe_id, domain, base_model, layer, module_group, grad_norm, n_examples,"
+            " cycle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     return len(rows)
 
 

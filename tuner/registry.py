@@ -241,15 +241,9 @@ class AdapterRegistry:
         )
 
     def _transaction(self, statements: list[tuple[str, list]]) -> None:
-        cursor = self.db.cursor()
-        cursor.execute("BEGIN TRANSACTION")
-        try:
+        with self.db.transaction() as cursor:
             for sql, params in statements:
                 cursor.execute(sql, params)
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
 
     def promote(self, domain: str, version: str) -> AdapterRecord:
         """Make ``version`` the champion; the previous champion becomes retired."""

@@ -110,18 +110,8 @@ def _first_occurrences(table: pa.Table) -> pa.Table:
 def _insert(db: Database, table: pa.Table) -> int:
     """One transaction: register the batch's new domains and insert its events; returns rows inserted."""
     domains = pc.unique(table.column("domain")).to_pylist()
-    with db.write_lock:
-        cursor = db.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
-            try:
-                ensure_domains(db, domains, cursor=cursor)
-                cursor.register("incoming_events", table)
-                inserted = cursor.execute(_INSERT_SQL).fetchone()[0]
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-        finally:
-            cursor.close()
+    with db.write_lock, db.transaction() as cursor:
+        ensure_domains(db, domains, cursor=cursor)
+        cursor.register("incoming_events", table)
+        inserted = cursor.execute(_INSERT_SQL).fetchone()[0]
     return int(inserted)

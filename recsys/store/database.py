@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
 from recsys.store.migrations import apply_migrations
+from recsys.store.transactions import transaction
 
 DEFAULT_DB_PATH = Path("var/adaptune.duckdb")
 
@@ -29,6 +32,16 @@ class Database:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.connection.cursor()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A new cursor inside one transaction, closed afterwards (the caller holds ``write_lock``)."""
+        cursor = self.cursor()
+        try:
+            with transaction(cursor):
+                yield cursor
+        finally:
+            cursor.close()
 
     def close(self) -> None:
         self.connection.close()

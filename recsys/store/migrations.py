@@ -9,6 +9,8 @@ from typing import Callable
 
 import duckdb
 
+from recsys.store.transactions import transaction
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 
@@ -125,14 +127,9 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
         name = migration.__name__
         if name in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             migration(con)
             con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(name)
     return applied
 
