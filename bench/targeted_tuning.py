@@ -10,6 +10,10 @@ accuracy in <= 0.6 of its training time.
 Table 2: a child domain's adapter warm-started from its parent domain's adapter vs
 trained from scratch, test accuracy against the number of child examples per intent.
 
+Table 3: the frozen-layer cache (``TrainConfig.cache_frozen_layers``) on and off for the
+top 1, 2 and half of the layers: median step time against all layers, and the seconds the
+one caching pass took, interleaved step by step like table 1.
+
 Writes bench/results/targeted_tuning.json (``rows``: strategy, layers, train_s,
 trainable_params, accuracy, macro_f1; ``warm_start``: the second table) and a PNG.
 
@@ -77,15 +81,17 @@ def strategies(num_layers: int, ks: list[int], seed: int) -> list[tuple[str, lis
     return chosen
 
 
-def train_interleaved(base, train, jobs, config, labels, init_from=None):
+def train_interleaved(base, train, jobs, config, labels, init_from=None, configs=None):
     """Train every (name, layers) job one step at a time in rotating order.
 
     On a shared machine load comes and goes; interleaving makes every strategy see the
     same conditions, so their time ratios mean something. Each trainer keeps its own RNG,
-    so results equal separate runs (tested).
+    so results equal separate runs (tested). ``configs`` overrides ``config`` by job name.
     """
+    configs = configs or {}
     trainers = {
-        name: AdapterTrainer(base, train, [], layers=layers, config=config, labels=labels, init_from=init_from)
+        name: AdapterTrainer(base, train, [], layers=layers, config=configs.get(name, config), labels=labels,
+                             init_from=init_from)
         for name, layers in jobs
     }
     order = list(trainers)
@@ -147,6 +153,32 @@ def table2(base, folder, parent, child, sizes, config, layers, seed, parent_per_
                 row[f"{mode}_train_s"] = result.train_seconds
             rows.append(row)
             print(f"  {n:>4} per intent: scratch {row['scratch']:.4f}  warm {row['warm']:.4f}", flush=True)
+    return rows
+
+
+def table3(base, train, config, labels, steps: int) -> list[dict]:
+    """Median step time with and without the frozen-layer cache, against all layers."""
+    layers = base.num_layers
+    spans = sorted({1, 2, layers // 2})
+    jobs = [("all", list(range(layers)))]
+    configs = {}
+    for k in spans:
+        for cached in (False, True):
+            name = f"top-{k} {'cache' if cached else 'no cache'}"
+            jobs.append((name, list(range(layers - k, layers))))
+            configs[name] = replace(config, max_steps=steps, cache_frozen_layers=cached)
+    print(f"\nfrozen-layer cache: {len(jobs)} jobs x {steps} steps, interleaved ...", flush=True)
+    results = train_interleaved(base, train, jobs, replace(config, max_steps=steps), labels, configs=configs)
+    ref = statistics.median(results["all"].step_seconds)
+    rows = []
+    for name, job_layers in jobs:
+        result = results[name]
+        step = statistics.median(result.step_seconds)
+        rows.append({"job": name, "layers": job_layers, "cached_layers": result.cached_layers,
+                     "step_s_median": step, "step_ratio": step / ref, "cache_s": result.cache_seconds,
+                     "examples": len(train)})  # fmt: skip
+        print(f"  {name:<16} layers {job_layers}: median step {step:.4f} s (x{step / ref:.2f} of all layers), "
+              f"caching {result.cache_seconds:.2f} s", flush=True)
     return rows
 
 
@@ -233,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", default="credit_cards")
     parser.add_argument("--sizes", default="25,50,100", help="child examples per intent in table 2")
     parser.add_argument("--skip-warm-start", action="store_true")
+    parser.add_argument("--skip-cache", action="store_true", help="skip table 3 (frozen-layer cache on/off)")
+    parser.add_argument("--cache-steps", type=int, default=30, help="steps per job in table 3")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "targeted_tuning.json")
@@ -275,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             base, folder, args.parent, args.child, sizes, warm_config, warm_layers, args.seed,
             parent_per_intent=50 if args.quick else None,
         )
+    cache_rows = [] if args.skip_cache else table3(base, train, config, labels, args.cache_steps)
     print_table1(rows, zero_shot)
     checks = verdicts(rows)
     for v in checks:
@@ -303,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "targets": {"accuracy_ratio": TARGET_ACCURACY_RATIO, "time_ratio": TARGET_TIME_RATIO, "top_k": checks},
         "warm_start": {"parent": args.parent, "child": args.child, "layers": warm_layers, "rows": warm_rows},
+        "frozen_cache": cache_rows,
         "seconds": time.perf_counter() - started,
         # 1-minute load average at start and end: others' processes on a shared machine.
         "load_average": [load_start, os.getloadavg()[0]],

@@ -20,8 +20,8 @@ With the defaults (fixed 0) a budget of 0.5 buys roughly the top half of the
 model; the default ``DEFAULT_LAYER_BUDGET`` (0.35) about the top third, which
 leaves room for what every cycle pays whatever it adapts (probing, caching the
 frozen layers' output, validation, the gate's evaluation). Measured on MiniLM-L6
-(CLINC150 "work", 2 threads, median step): layers 3-5 take 0.51x the step time of
-all six, layers 4-5 0.33x, layer 5 0.17x. Without that cache, DESIGN.md's
+(table 3 of bench/targeted_tuning.py, 2 threads, median step): layers 3-5 take 0.50x
+the step time of all six, layers 4-5 0.33x, layer 5 0.17x. Without that cache, DESIGN.md's
 measurement on SmolLM2-135M (top 8 of 30 layers, both groups: 0.6x the step time
 of all 30; bottom 8: 0.95x) is matched by fixed=0.95, per_target=0.0024.
 """
