@@ -6,10 +6,19 @@ import re
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from recsys.store import Database
 
-DOMAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+# One rule for every path that names a domain. Python's ``$`` also matches before a final
+# newline, so names are checked with ``fullmatch`` (and RE2's anchors, which do not).
+DOMAIN_NAME_BODY = r"[a-z0-9][a-z0-9_\-]{0,63}"
+DOMAIN_NAME = re.compile(DOMAIN_NAME_BODY)
+DOMAIN_NAME_RULE = "use 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit"
+# A description is shown in listings; it must stay far below any message limit.
+MAX_DESCRIPTION_CHARS = 1024
 
 
 class DomainError(ValueError):
@@ -27,12 +36,33 @@ class DomainRecord:
     description: str = ""
 
 
+def is_domain_name(name: object) -> bool:
+    return isinstance(name, str) and DOMAIN_NAME.fullmatch(name) is not None
+
+
+def domain_names_valid(names: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """``is_domain_name`` over a column of strings (nulls are invalid), one bool per row."""
+    matched = pc.match_substring_regex(names, f"^{DOMAIN_NAME_BODY}$")
+    return pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
+
+
+def short_repr(value: str, limit: int = 40) -> str:
+    """``repr`` of a client value cut to ``limit`` characters, so an error never echoes megabytes."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def check_domain_name(name: str, field: str = "domain") -> str:
-    if not DOMAIN_NAME.match(name or ""):
-        raise DomainError(
-            f"{field} {name!r} is invalid: use 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit"
-        )
+    if not is_domain_name(name):
+        shown = short_repr(name) if isinstance(name, str) else repr(type(name).__name__)
+        raise DomainError(f"{field} {shown} is invalid: {DOMAIN_NAME_RULE}")
     return name
+
+
+def check_description(description: str) -> str:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
+        size = len(description) if isinstance(description, str) else type(description).__name__
+        raise DomainError(f"description has {size} characters, over the limit of {MAX_DESCRIPTION_CHARS}")
+    return description
 
 
 def get_domain(db: Database, name: str) -> DomainRecord | None:
@@ -43,6 +73,16 @@ def get_domain(db: Database, name: str) -> DomainRecord | None:
 def list_domains(db: Database) -> list[DomainRecord]:
     rows = db.cursor().execute("SELECT name, parent, description FROM domains ORDER BY name").fetchall()
     return [DomainRecord(*row) for row in rows]
+
+
+def domains_within(records: list[DomainRecord], max_bytes: int) -> tuple[list[DomainRecord], bool]:
+    """The leading records whose names, parents and descriptions fit ``max_bytes``; True when cut."""
+    total = 0
+    for count, record in enumerate(records):
+        total += len(record.name) + len(record.parent or "") + len(record.description.encode()) + 16
+        if total > max_bytes:
+            return records[:count], True
+    return records, False
 
 
 def chain(db: Database, name: str) -> list[str]:
@@ -63,6 +103,7 @@ def chain(db: Database, name: str) -> list[str]:
 def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
     """Create or update a domain; refuses a parent that is unknown or would make a cycle."""
     check_domain_name(record.name)
+    check_description(record.description)
     parent = record.parent or None
     if parent is not None:
         check_domain_name(parent, field="parent")

@@ -56,8 +56,16 @@ def to_epoch_us(value: object) -> int | None:
     return (value - EPOCH) // ONE_MICROSECOND
 
 
+MIN_TIME = datetime.min.replace(tzinfo=timezone.utc)
+MAX_TIME = datetime.max.replace(tzinfo=timezone.utc)
+MIN_EPOCH_US = to_epoch_us(MIN_TIME)
+MAX_EPOCH_US = to_epoch_us(MAX_TIME)
+
+
 def from_epoch_us(value: int) -> datetime:
-    return EPOCH + value * ONE_MICROSECOND
+    """The aware datetime; a stored value outside Python's years 1-9999 is clamped to that range,
+    so reading the log never fails on what an older version let in."""
+    return EPOCH + min(max(value, MIN_EPOCH_US), MAX_EPOCH_US) * ONE_MICROSECOND
 
 
 @dataclass
@@ -65,7 +73,9 @@ class EventColumns:
     """Parallel lists, one entry per event; ``feedback`` holds the raw value sent.
 
     ``event_time_us`` is None when the event has no usable time (missing, naive);
-    validation rejects those events rather than guessing a timezone.
+    validation rejects those events rather than guessing a timezone. ``event_time_errors``
+    maps an event's index to why its time could not be read at all (out of range), for
+    validation to report per event.
     """
 
     event_id: list[str] = field(default_factory=list)
@@ -78,6 +88,7 @@ class EventColumns:
     variant_id: list[str] = field(default_factory=list)
     event_time_us: list[int | None] = field(default_factory=list)
     attributes: list[dict[str, str]] = field(default_factory=list)
+    event_time_errors: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lengths = {name: len(getattr(self, name)) for name in self._fields()}

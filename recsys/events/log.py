@@ -72,7 +72,7 @@ def _prepare(db: Database, columns: EventColumns, limits: EventLimits, now: date
     if db.read_only:
         raise PermissionError(f"database {db.path} is open read-only; only the server process writes events")
     table = columns.to_arrow()
-    rejections = validate_table(table, limits, now)
+    rejections = validate_table(table, limits, now, columns.event_time_errors)
     table = _drop_rejected(table, rejections)
     unique = _first_occurrences(table)
     return _Prepared(unique, table.num_rows - unique.num_rows, rejections)

@@ -116,8 +116,13 @@ def list_page(
     user_id: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
     page_token: str = "",
+    max_bytes: int | None = None,
 ) -> InteractionPage:
-    """One page in ingest order; pass ``next_page_token`` back with the same filters for the next."""
+    """One page in ingest order; pass ``next_page_token`` back with the same filters for the next.
+
+    ``max_bytes`` bounds the page by size as well as count (always at least one event), so a
+    page of large events still fits a message limit; the token then continues after the cut.
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit!r}")
     fingerprint = _fingerprint(domain, user_id)
@@ -126,9 +131,28 @@ def list_page(
     where.append("seq > ?")
     params.append(after)
     rows = db.cursor().execute(_SELECT + _where(where) + " ORDER BY seq LIMIT ?", [*params, limit + 1]).fetchall()
-    events = _rows_to_interactions(rows[:limit])
-    token = _encode_token(events[-1].seq, fingerprint) if len(rows) > limit else ""
+    kept = rows[:limit] if max_bytes is None else rows[: min(limit, _rows_within(rows, max_bytes))]
+    events = _rows_to_interactions(kept)
+    token = _encode_token(events[-1].seq, fingerprint) if len(rows) > len(kept) else ""
     return InteractionPage(events, token)
+
+
+def _rows_within(rows: list[tuple], max_bytes: int) -> int:
+    """How many leading rows fit ``max_bytes`` (UTF-8 text plus per-field overhead), at least one."""
+    total = 0
+    for count, row in enumerate(rows):
+        total += _row_bytes(row)
+        if total > max_bytes:
+            return max(count, 1)
+    return len(rows)
+
+
+def _row_bytes(row: tuple) -> int:
+    texts = [value for value in row[1:9] if isinstance(value, str)]
+    attributes = row[10] or {}
+    pairs = attributes.items() if isinstance(attributes, dict) else attributes
+    size = sum(len(text.encode()) + 6 for text in texts) + 32
+    return size + sum(len(str(k).encode()) + len(str(v).encode()) + 8 for k, v in pairs)
 
 
 def _filters(*, domain: str | None = None, user_id: str | None = None) -> tuple[list[str], list[object]]:

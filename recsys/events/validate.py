@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recsys.domains import DOMAIN_NAME
-from recsys.events.columns import EventColumns, from_epoch_us, to_epoch_us
+from recsys.domains import DOMAIN_NAME_RULE, domain_names_valid, short_repr
+from recsys.events.columns import MAX_EPOCH_US, MIN_EPOCH_US, EventColumns, from_epoch_us, to_epoch_us
 from recsys.events.model import Feedback, Interaction
 
 FEEDBACK_VALUES: tuple[str, ...] = tuple(f.value for f in Feedback)
@@ -95,21 +95,29 @@ class _Rule:
     describe: Callable[[int], str]  # reason for event i (called only for rejected events)
 
 
-def validate_table(table: pa.Table, limits: EventLimits = DEFAULT_LIMITS, now: datetime | None = None) -> list[Violation]:
-    """Every rejected event of the batch with the first rule it breaks; [] when all are valid."""
+def validate_table(
+    table: pa.Table,
+    limits: EventLimits = DEFAULT_LIMITS,
+    now: datetime | None = None,
+    time_errors: Mapping[int, str] | None = None,
+) -> list[Violation]:
+    """Every rejected event of the batch with the first rule it breaks; [] when all are valid.
+
+    ``time_errors``: events whose time could not be read (``EventColumns.event_time_errors``).
+    """
     n = table.num_rows
     if n == 0:
         return []
     now_us = to_epoch_us(now or datetime.now(timezone.utc))
     if now_us is None:
         raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
-    rules = _rules(table, limits, now_us)
+    rules = _rules(table, limits, now_us, dict(time_errors or {}))
     first_broken = np.full(n, -1, dtype=np.int64)
     for k, rule in enumerate(rules):
         first_broken[rule.broken & (first_broken < 0)] = k
     event_ids = table.column("event_id")
     return [
-        Violation(int(i), event_ids[int(i)].as_py() or "", rules[k].field, rules[k].describe(int(i)))
+        Violation(int(i), _clip(event_ids[int(i)].as_py() or ""), rules[k].field, rules[k].describe(int(i)))
         for i, k in ((i, first_broken[i]) for i in np.nonzero(first_broken >= 0)[0])
     ]
 
@@ -122,7 +130,7 @@ def check_interaction(
     return violations[0] if violations else None
 
 
-def _rules(table: pa.Table, limits: EventLimits, now_us: int) -> list[_Rule]:
+def _rules(table: pa.Table, limits: EventLimits, now_us: int, time_errors: dict[int, str]) -> list[_Rule]:
     text = {name: pc.fill_null(table.column(name), "") for name in table.column_names if name not in ("event_time", "attributes")}
     lengths = {name: pc.utf8_length(col).to_numpy() for name, col in text.items()}
 
@@ -141,12 +149,15 @@ def _rules(table: pa.Table, limits: EventLimits, now_us: int) -> list[_Rule]:
 
     feedback_known = pc.is_in(text["feedback"], value_set=pa.array(FEEDBACK_VALUES)).to_numpy(zero_copy_only=False)
     corrected = pc.equal(text["feedback"], Feedback.CORRECTED.value).to_numpy(zero_copy_only=False)
-    domain_ok = pc.match_substring_regex(text["domain"], DOMAIN_NAME.pattern).to_numpy(zero_copy_only=False)
+    domain_ok = domain_names_valid(text["domain"])
 
     times = table.column("event_time").cast(pa.int64())
     time_missing = pc.is_null(times).to_numpy(zero_copy_only=False)
     time_us = pc.fill_null(times, 0).to_numpy()
     time_missing |= time_us == 0
+    unreadable = np.zeros(len(time_us), dtype=bool)
+    unreadable[list(time_errors)] = True
+    time_missing &= ~unreadable
     skew_us = int(limits.max_future_skew_s * 1_000_000)
 
     rules = [
@@ -157,8 +168,7 @@ def _rules(table: pa.Table, limits: EventLimits, now_us: int) -> list[_Rule]:
         _Rule(
             "domain",
             ~domain_ok,
-            lambda i: f"domain {_short(value('domain', i))} is invalid: use 1-64 lowercase letters, digits, "
-            "'_' or '-', starting with a letter or digit",
+            lambda i: f"domain {_short(value('domain', i))} is invalid: {DOMAIN_NAME_RULE}",
         ),
         required("input_text"),
         at_most("input_text", limits.max_text_chars, "max_text_chars"),
@@ -177,7 +187,13 @@ def _rules(table: pa.Table, limits: EventLimits, now_us: int) -> list[_Rule]:
         ),
         at_most("correction", limits.max_text_chars, "max_text_chars"),
         at_most("variant_id", limits.max_id_chars, "max_id_chars"),
+        _Rule("event_time", unreadable, lambda i: time_errors[i]),
         _Rule("event_time", time_missing, lambda i: "event_time is required (a timezone-aware time after 1970)"),
+        _Rule(
+            "event_time",
+            ~time_missing & (time_us < 0),
+            lambda i: f"event_time {_iso(int(time_us[i]))} is before 1970-01-01T00:00:00Z; send a time after 1970",
+        ),
         _Rule(
             "event_time",
             ~time_missing & (time_us > now_us + skew_us),
@@ -233,9 +249,15 @@ def _attribute_rules(column: pa.ChunkedArray, limits: EventLimits) -> list[_Rule
     ]
 
 
-def _short(value: str, limit: int = 40) -> str:
-    return repr(value if len(value) <= limit else value[:limit] + "...")
+_short = short_repr
+
+
+def _clip(event_id: str, limit: int = 64) -> str:
+    """An event id as echoed back in a rejection: long ids are cut (the index identifies the event)."""
+    return event_id if len(event_id) <= limit else event_id[:limit] + "..."
 
 
 def _iso(us: int) -> str:
+    if not MIN_EPOCH_US <= us <= MAX_EPOCH_US:
+        return f"{us} us since 1970"
     return from_epoch_us(us).isoformat().replace("+00:00", "Z")

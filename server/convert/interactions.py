@@ -33,7 +33,7 @@ def columns_from_protos(messages: Sequence[pb.Interaction]) -> EventColumns:
     ]
     ids, users, domains, texts, outputs, corrections, variants = map(list, zip(*rows)) if rows else [[] for _ in range(7)]
     feedback_names = FEEDBACK_FROM_PROTO
-    times = [m.event_time for m in messages]
+    times = [timestamp_to_us(m.event_time.seconds, m.event_time.nanos) for m in messages]
     return EventColumns(
         event_id=ids,
         user_id=users,
@@ -43,9 +43,24 @@ def columns_from_protos(messages: Sequence[pb.Interaction]) -> EventColumns:
         feedback=[feedback_names.get(f, str(f)) for f in [m.feedback for m in messages]],
         correction=corrections,
         variant_id=variants,
-        event_time_us=[(t.seconds * 1_000_000 + t.nanos // 1000) or None for t in times],
+        event_time_us=[t if isinstance(t, int) else None for t in times],
         attributes=[dict(m.attributes) for m in messages],
+        event_time_errors={i: t for i, t in enumerate(times) if isinstance(t, str)},
     )
+
+
+# google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+
+
+def timestamp_to_us(seconds: int, nanos: int) -> int | str | None:
+    """Microseconds since the epoch; None when unset; a reason naming the field when out of range."""
+    if not 0 <= nanos < 1_000_000_000:
+        return f"event_time.nanos {nanos} must be in 0-999999999"
+    if not MIN_TIMESTAMP_SECONDS <= seconds <= MAX_TIMESTAMP_SECONDS:
+        return f"event_time.seconds {seconds} is outside 0001-01-01..9999-12-31 (google.protobuf.Timestamp's range)"
+    return (seconds * 1_000_000 + nanos // 1000) or None
 
 
 def interaction_to_proto(event: Interaction) -> pb.Interaction:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from recsys.domains import list_domains, upsert_domain
+from recsys.domains import domains_within, list_domains, upsert_domain
 from recsys.events.log import append_columns
 from recsys.events.query import DEFAULT_PAGE_SIZE, interaction_stats, list_page
 from recsys.events.validate import EventLimits, InvalidEventError, check_batch_size
@@ -19,9 +19,11 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InteractionService"].full_name
 
 
 class InteractionServicer(pb_grpc.InteractionServiceServicer):
-    def __init__(self, db: Database, limits: EventLimits):
+    def __init__(self, db: Database, limits: EventLimits, max_message_bytes: int):
         self._db = db
         self._limits = limits
+        # Listings stay well under the message limit, whatever clients stored.
+        self._listing_bytes = max_message_bytes // 2
 
     @grpc_errors
     def LogInteractions(self, request_iterator, context: grpc.ServicerContext) -> pb.LogSummary:
@@ -52,6 +54,7 @@ class InteractionServicer(pb_grpc.InteractionServiceServicer):
             user_id=request.user_id or None,
             limit=request.limit or DEFAULT_PAGE_SIZE,
             page_token=request.page_token,
+            max_bytes=self._listing_bytes,
         )
         return convert.page_to_proto(page)
 
@@ -61,9 +64,10 @@ class InteractionServicer(pb_grpc.InteractionServiceServicer):
 
     @grpc_errors
     def ListDomains(self, request: pb.ListDomainsRequest, context: grpc.ServicerContext) -> pb.ListDomainsResponse:
-        return pb.ListDomainsResponse(domains=[convert.domain_to_proto(d) for d in list_domains(self._db)])
+        records, truncated = domains_within(list_domains(self._db), self._listing_bytes)
+        return pb.ListDomainsResponse(domains=[convert.domain_to_proto(d) for d in records], truncated=truncated)
 
 
 def install(server: grpc.Server, context: AppContext) -> str:
-    pb_grpc.add_InteractionServiceServicer_to_server(InteractionServicer(context.db, context.config.event_limits), server)
+    pb_grpc.add_InteractionServiceServicer_to_server(InteractionServicer(context.db, context.config.event_limits, context.config.max_message_bytes), server)
     return SERVICE_NAME

@@ -171,7 +171,9 @@ class ListDomainsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListDomainsResponse(_message.Message):
-    __slots__ = ("domains",)
+    __slots__ = ("domains", "truncated")
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     domains: _containers.RepeatedCompositeFieldContainer[Domain]
-    def __init__(self, domains: _Optional[_Iterable[_Union[Domain, _Mapping]]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, domains: _Optional[_Iterable[_Union[Domain, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
