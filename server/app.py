@@ -25,6 +25,8 @@ from recsys.store import Database
 from server.auth import BearerTokenInterceptor
 from server.config import ServerConfig
 from server.context import AppContext
+from server.handlers import UndecodableRequestGuard
+from server.streams import StreamGuard
 from server.servicers import interactions, ranking, tuning, variants
 from server.storage import open_store
 
@@ -65,7 +67,8 @@ def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[
 
 
 def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]:
-    interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
+    interceptors: list[grpc.ServerInterceptor] = [BearerTokenInterceptor(config.token)] if config.token else []
+    interceptors += [StreamGuard(config.stream_limit, config.stream_idle_seconds), UndecodableRequestGuard()]
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),

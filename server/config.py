@@ -35,6 +35,10 @@ class ServerConfig:
     # On SIGTERM, in-flight calls get this long to finish before they are cancelled.
     grace_seconds: float = 10.0
     workers: int = 8
+    # Streams open at once (default workers - 2, at least 1): the rest of the pool stays free
+    # for unary calls and health checks. A client stream silent this long is cancelled.
+    max_streams: int | None = None
+    stream_idle_seconds: float = 120.0
     adapters_dir: Path = DEFAULT_ADAPTERS_DIR
     limits: EventLimits = field(default_factory=EventLimits)
     # What a tuning cycle does, on which base model (RunCycle and the nightly schedule).
@@ -61,6 +65,9 @@ class ServerConfig:
         _positive_int("max_message_bytes", self.max_message_bytes, minimum=1024, maximum=2**31 - 1)
         _positive_int("max_events_per_batch", self.max_events_per_batch)
         _positive_int("workers", self.workers)
+        if self.max_streams is not None:
+            _positive_int("max_streams", self.max_streams, maximum=max(1, self.workers - 1))
+        _positive_number("stream_idle_seconds", self.stream_idle_seconds)
         grace = self.grace_seconds
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < float("inf"):
             raise ValueError(f"grace_seconds must be a finite number >= 0, got {grace!r}")
@@ -80,6 +87,10 @@ class ServerConfig:
         return f"{self.host}:{self.port}"
 
     @property
+    def stream_limit(self) -> int:
+        return self.max_streams or max(1, self.workers - 2)
+
+    @property
     def event_limits(self) -> EventLimits:
         """The event limits with this server's batch size."""
         if self.limits.max_batch_events == self.max_events_per_batch:
@@ -91,6 +102,11 @@ def _positive_int(name: str, value: object, *, minimum: int = 1, maximum: int | 
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum and value > maximum):
         bound = f"{minimum}-{maximum}" if maximum else f">= {minimum}"
         raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def _positive_number(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 def resolve_token(flag: str | None) -> str | None:

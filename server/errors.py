@@ -3,7 +3,8 @@
 Servicer methods carry ``@grpc_errors``: domain errors raised by recsys and tuner map to
 client-facing codes with their message (which names the field and the bad value);
 anything unexpected becomes INTERNAL with an incident id, and the traceback goes to
-the log, never to the client.
+the log, never to the client. Messages never carry paths or exception class names
+(``tuner.public_errors``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import uuid
 from typing import Any, Callable, TypeVar
 
 import grpc
@@ -20,6 +20,7 @@ from recsys.events.validate import BatchTooLargeError
 from recsys.cycles import CycleStateError
 from recsys.ranking import RankingError
 from tuner.cycle.errors import CycleCancelledError
+from tuner.public_errors import incident, public_message
 from tuner.serving.errors import AdapterCapacityError, ServingPreconditionError
 
 log = logging.getLogger("adaptune.server")
@@ -64,10 +65,8 @@ def abort_with(context: grpc.ServicerContext, exc: BaseException, method: str) -
     """Abort the call with the mapped status (raises, as ``context.abort`` does)."""
     code = status_for(exc)
     if code is grpc.StatusCode.INTERNAL:
-        incident = uuid.uuid4().hex[:12]
-        log.error("internal error in %s (incident %s)", method, incident, exc_info=exc)
-        context.abort(code, f"internal error (incident {incident}); see the server log")
-    context.abort(code, str(exc))
+        context.abort(code, incident(log, f"internal error in {method}", exc))
+    context.abort(code, public_message(exc))
 
 
 def grpc_errors(method: F) -> F:

@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-events-per-batch", type=int, default=defaults.max_events_per_batch)
     parser.add_argument("--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on stop")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="concurrent calls served")
+    parser.add_argument("--max-streams", type=int, default=None, help="streams open at once (default workers - 2)")
+    parser.add_argument("--stream-idle", type=float, default=defaults.stream_idle_seconds, help="cancel a client stream silent this many seconds")
     parser.add_argument("--adapters", type=Path, default=defaults.adapters_dir, help=f"adapter folders of the registry (default {defaults.adapters_dir})")
     serving = defaults.serving
     parser.add_argument("--model", default=serving.base_model, help=f"base model Predict serves (default {serving.base_model}; loaded on the first call)")
@@ -68,6 +70,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_events_per_batch=args.max_events_per_batch,
         grace_seconds=args.grace,
         workers=args.workers,
+        max_streams=args.max_streams,
+        stream_idle_seconds=args.stream_idle,
         adapters_dir=args.adapters,
         serving=replace(ServerConfig().serving, base_model=args.model, task=args.task, max_adapters=args.max_adapters),
         cycle=cycle_config_from_args(args),

@@ -38,6 +38,7 @@ from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, pl
 from tuner.cycle.progress import CycleEvent, EventSink, ignore
 from tuner.data import drop_unseen
 from tuner.errors import IncompatibleAdapterError
+from tuner.public_errors import describe_failure
 from tuner.loading import BaseModel
 from tuner.registry import AdapterRecord, AdapterRegistry, StagedAdapter
 from tuner.targeting import check_parent
@@ -294,7 +295,7 @@ def run_started_cycle(
     except BaseException as error:
         for outcome in outcomes:
             shutil.rmtree(outcome.staged.path, ignore_errors=True)
-        message = f"{type(error).__name__}: {error}"
+        message = describe_failure(log, f"cycle {record.cycle_id} failed", error)
         try:
             fail_cycle(ws.db, record.cycle_id, message)
         except Exception:  # noqa: BLE001 - the original error matters more

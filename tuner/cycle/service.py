@@ -24,6 +24,7 @@ from recsys.store import Database
 from tuner.cycle.config import CycleConfig, CycleRequest
 from tuner.cycle.errors import CycleBusyError
 from tuner.cycle.progress import CycleEvent
+from tuner.public_errors import describe_failure
 
 if TYPE_CHECKING:
     from tuner.cycle.running import CycleResult
@@ -192,13 +193,14 @@ class CycleService:
                 if removed:
                     log.info("removed %d adapter folders staged by interrupted cycles: %s", len(removed), removed)
             except BaseException as exc:  # the cycle never started its work: close its row here
-                fail_cycle(self.db, handle.cycle_id, f"{type(exc).__name__}: {exc}")
-                handle.emit(CycleEvent(handle.cycle_id, "failed", message=f"{type(exc).__name__}: {exc}"))
+                message = describe_failure(log, f"cycle {handle.cycle_id} could not start", exc)
+                fail_cycle(self.db, handle.cycle_id, message)
+                handle.emit(CycleEvent(handle.cycle_id, "failed", message=message))
                 raise
             workspace = Workspace(self.db, self.registry, base, self.reports_dir)
             result = run_started_cycle(workspace, handle.config, handle.record, emit=handle.emit, cancel=handle.cancel)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the handle
             error = exc
-            log.warning("cycle %s failed: %s", handle.cycle_id, exc)
+            log.info("cycle %s ended with %s", handle.cycle_id, type(exc).__name__)
         finally:
             handle._finish(result, error)

@@ -15,6 +15,7 @@ holds the state lock while waiting for the model lock.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import warnings
@@ -31,6 +32,8 @@ from tuner.heads import ClassifierHead
 from tuner.loading import BaseModel
 from tuner.serving.errors import AdapterCapacityError, AdapterUnavailableError
 from tuner.serving.types import AdapterRef
+
+log = logging.getLogger("adaptune.serving")
 
 
 @dataclass
@@ -268,7 +271,9 @@ class AdapterPool:
 
 
 def _unavailable(ref: AdapterRef, folder: Path, error: BaseException) -> str:
+    """The client's message; the folder and the cause go to the server log only."""
+    log.warning("adapter %s of %r cannot be loaded from %s: %r", ref.version, ref.domain, folder, error)
     return (
-        f"adapter {ref.version} of domain {ref.domain!r} cannot be loaded from {str(folder)!r}: "
-        f"{type(error).__name__}: {error}; its files are missing or corrupt (roll back or retrain it)"
+        f"adapter {ref.version} of domain {ref.domain!r} cannot be loaded: "
+        "its files are missing or corrupt (roll back or retrain it)"
     )
