@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from recsys.store import Database
@@ -26,6 +26,7 @@ from server.auth import BearerTokenInterceptor
 from server.config import ServerConfig
 from server.context import AppContext
 from server.handlers import UndecodableRequestGuard
+from server.store_health import StoreHealthMonitor
 from server.streams import StreamGuard
 from server.servicers import interactions, ranking, tuning, variants
 from server.storage import open_store
@@ -55,6 +56,8 @@ def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[
     try:
         server, context = _build(config, db)
         port = server.add_insecure_port(config.address)
+        context.store_health.start()
+        context.on_stop.insert(0, context.store_health.stop)
     except RuntimeError as exc:
         if opened:
             db.close()
@@ -82,30 +85,45 @@ def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ["", *names]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    # SERVING while the store can write, re-checked (server.store_health).
+    context.store_health = StoreHealthMonitor(db, health_servicer, ["", *names], config.health_interval_seconds)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     context.health = health_servicer
     return server, context
 
 
-def stop_server(server: grpc.Server, context: AppContext, grace: float | None = None) -> None:
+# After ``grace``, how long stopping may still wait for gRPC and for the store's write lock.
+STOP_MARGIN_S = 5.0
+
+
+def stop_server(server: grpc.Server, context: AppContext, grace: float | None = None) -> bool:
     """Graceful stop: health goes NOT_SERVING, new calls are refused, in-flight calls get
     ``grace`` seconds, then resources are released and the store is closed.
 
-    The store closes under its write lock, so a batch being committed finishes first.
+    Every wait is bounded (``--grace`` is enforced): the store closes under its write lock
+    when a batch being committed finishes within the margin, and without it otherwise (an
+    uncommitted batch is rolled back). Returns False when something did not stop in time.
     """
     grace = context.config.grace_seconds if grace is None else grace
     if context.health is not None:
         context.health.enter_graceful_shutdown()  # NOT_SERVING before calls are refused
-    server.stop(grace).wait()
+    clean = server.stop(grace).wait(grace + STOP_MARGIN_S)
+    if not clean:
+        log.error("gRPC did not finish stopping within %g s; closing anyway", grace + STOP_MARGIN_S)
     for callback in context.on_stop:
         try:
             callback()
         except Exception:  # noqa: BLE001 - one part failing to clean up must not keep the store open
             log.exception("stop callback %r failed", callback)
-    with context.db.write_lock:
+    locked = context.db.write_lock.acquire(timeout=STOP_MARGIN_S)
+    try:
+        if not locked:
+            log.error("a call still held the store's write lock %g s after the grace period; closing the store", STOP_MARGIN_S)
         context.db.close()
+    finally:
+        if locked:
+            context.db.write_lock.release()
+    return clean and locked
 
 
 def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
@@ -132,12 +150,16 @@ def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
                 pass
             print(f"stopping: finishing in-flight calls (grace {config.grace_seconds:g} s)", flush=True)
         finally:
-            stop_server(server, context)
+            clean = stop_server(server, context)
             if port_file is not None:
                 Path(port_file).unlink(missing_ok=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not clean:
+        # A call thread ignored cancellation: the interpreter would wait for it at exit forever.
+        print("stopped (some calls did not finish within the grace period)", flush=True)
+        os._exit(0)
     print("stopped", flush=True)
     return 0
 

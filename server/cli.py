@@ -54,13 +54,13 @@ def _register_unavailable(subparsers: argparse._SubParsersAction, module: str, e
 def main(argv: list[str] | None = None) -> int:
     """Run one command; expected failures print one line and exit 2, bugs keep their traceback."""
     from server.client.base import ClientError
-    from server.storage import StoreLockedError
+    from server.storage import StoreLockedError, StoreUnreadableError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (StoreLockedError, ClientError, ValueError, OSError) as exc:
+    except (StoreLockedError, StoreUnreadableError, ClientError, ValueError, OSError) as exc:
         print(f"adaptune {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

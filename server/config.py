@@ -39,6 +39,8 @@ class ServerConfig:
     # for unary calls and health checks. A client stream silent this long is cancelled.
     max_streams: int | None = None
     stream_idle_seconds: float = 120.0
+    # Health re-checks that the store can write this often (NOT_SERVING when it cannot).
+    health_interval_seconds: float = 2.0
     adapters_dir: Path = DEFAULT_ADAPTERS_DIR
     limits: EventLimits = field(default_factory=EventLimits)
     # What a tuning cycle does, on which base model (RunCycle and the nightly schedule).
@@ -68,6 +70,7 @@ class ServerConfig:
         if self.max_streams is not None:
             _positive_int("max_streams", self.max_streams, maximum=max(1, self.workers - 1))
         _positive_number("stream_idle_seconds", self.stream_idle_seconds)
+        _positive_number("health_interval_seconds", self.health_interval_seconds)
         grace = self.grace_seconds
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < float("inf"):
             raise ValueError(f"grace_seconds must be a finite number >= 0, got {grace!r}")

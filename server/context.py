@@ -9,6 +9,7 @@ from grpc_health.v1.health import HealthServicer
 
 from recsys.store import Database
 from server.config import ServerConfig
+from server.store_health import StoreHealthMonitor
 
 
 @dataclass
@@ -24,3 +25,4 @@ class AppContext:
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     # Set by create_server; stop_server turns it NOT_SERVING first.
     health: HealthServicer | None = None
+    store_health: StoreHealthMonitor | None = None

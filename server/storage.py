@@ -18,13 +18,20 @@ class StoreLockedError(RuntimeError):
     """The database file is held by another process (usually a running server)."""
 
 
+class StoreUnreadableError(RuntimeError):
+    """The database file is not a DuckDB database, is truncated or corrupt."""
+
+
 def open_store(path: str | Path, *, read_only: bool = False) -> Database:
     """``open_database`` with DuckDB's lock conflict turned into ``StoreLockedError``."""
     try:
         return open_database(path, read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise
+    except duckdb.Error as exc:
+        if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
+            raise StoreUnreadableError(
+                f"database {str(path)!r} cannot be opened: it is not a valid DuckDB file, or it is truncated or "
+                "corrupt. Restore it from a backup or point --db at another file."
+            ) from exc
         pid = re.search(r"PID (\d+)", str(exc))
         holder = f"process {pid.group(1)}" if pid else "another process"
         raise StoreLockedError(

@@ -29,6 +29,9 @@ class Database:
     connection: duckdb.DuckDBPyConnection
     read_only: bool = False
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The store's own failure of the last transaction (disk full, corrupt blocks); None once
+    # one commits again. Health reports it (server.store_health).
+    write_error: duckdb.Error | None = None
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.connection.cursor()
@@ -40,6 +43,11 @@ class Database:
         try:
             with transaction(cursor):
                 yield cursor
+        except duckdb.Error as exc:
+            self.write_error = exc
+            raise
+        else:
+            self.write_error = None
         finally:
             cursor.close()
 

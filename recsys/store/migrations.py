@@ -108,7 +108,27 @@ def m002_adapter_rollbacks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE adapters ADD COLUMN rolled_back_at TIMESTAMPTZ")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks]
+def i13_adapter_file_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """The sha256 of every file of an adapter folder, recorded at registration, checked at load."""
+    con.execute(
+        """
+        CREATE TABLE adapter_file_hashes (
+            domain VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            file VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            PRIMARY KEY (domain, version, file)
+        )
+        """
+    )
+
+
+def i13_store_probe(con: duckdb.DuckDBPyConnection) -> None:
+    """One row that health checks rewrite: proof that a commit still reaches the file."""
+    con.execute("CREATE TABLE store_probe (id INTEGER PRIMARY KEY, checked_at TIMESTAMPTZ NOT NULL)")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks, i13_adapter_file_hashes, i13_store_probe]
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
