@@ -206,12 +206,17 @@ def test_a_corrupt_adapter_fails_alone_and_the_others_keep_serving(world, corrup
     before = engine.predict("", "banking", TEXTS).predictions
     CORRUPTIONS[corruption](world.records["legal"].path)
 
+    with pytest.raises(AdapterUnavailableError, match=r"adapter v0001 of domain 'legal' failed its integrity check"):
+        engine.predict("", "legal", TEXTS)
+    # An adapter registered before file hashes existed: the loader itself must still refuse it.
+    with world.db.write_lock:
+        world.db.cursor().execute("DELETE FROM adapter_file_hashes WHERE domain = 'legal'")
     with pytest.raises(AdapterUnavailableError, match=r"adapter v0001 of domain 'legal' cannot be loaded"):
         engine.predict("", "legal", TEXTS)
 
     assert engine.loaded_adapters == engine.pool.peft_adapter_names() == ["banking@v0001"]
     assert engine.predict("", "banking", TEXTS).predictions == before
-    assert engine.pool.stats.failed_loads == 1 and engine.pool.pinned() == {}
+    assert engine.pool.stats.failed_loads == 2 and engine.pool.pinned() == {}
 
 
 def test_generation_variants_match_each_adapter_alone_and_sampling_is_seeded(tmp_path, llama_generator):

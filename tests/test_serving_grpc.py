@@ -106,7 +106,7 @@ def test_a_corrupt_adapter_gives_failed_precondition_and_other_variants_keep_ser
     with pytest.raises(ClientError) as caught:
         live.client.predict("lawyer1", TEXTS[:4], domain="legal")
     assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
-    assert "adapter v0001 of domain 'legal' cannot be loaded" in caught.value.details
+    assert "adapter v0001 of domain 'legal' failed its integrity check" in caught.value.details
     with pytest.raises(ClientError) as again:  # routed there by the ranking: same answer
         live.client.predict("lawyer1", TEXTS[:4])
     assert again.value.code == grpc.StatusCode.FAILED_PRECONDITION

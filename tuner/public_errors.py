@@ -11,12 +11,20 @@ import logging
 import re
 import uuid
 
+from recsys.cycles import CycleStateError
+from recsys.ranking import RankingError
+from tuner.cycle.errors import CycleCancelledError
+from tuner.serving.errors import AdapterCapacityError, ServingPreconditionError
+
 # An absolute POSIX path (at least two components) or a Windows drive path, e.g. inside quotes.
 _PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:\\|/)(?:[^\s'\"/\\:,;()\[\]]+[/\\])+[^\s'\"/\\:,;()\[\]]*")
 MAX_PUBLIC_CHARS = 500
 
 # Failures a client caused or can act on; their message (cleaned) is shown.
-EXPECTED: tuple[type[BaseException], ...] = (ValueError, LookupError, TimeoutError, NotImplementedError)
+EXPECTED: tuple[type[BaseException], ...] = (
+    ValueError, LookupError, TimeoutError, NotImplementedError, OSError,
+    CycleStateError, CycleCancelledError, RankingError, ServingPreconditionError, AdapterCapacityError,
+)  # fmt: skip
 
 
 def redact_paths(text: str) -> str:
@@ -43,7 +51,7 @@ def incident(logger: logging.Logger, what: str, exc: BaseException) -> str:
 
 def describe_failure(logger: logging.Logger, what: str, exc: BaseException) -> str:
     """A stored/streamed failure message: the public message for expected errors, else an incident."""
-    if isinstance(exc, (*EXPECTED, OSError)):
+    if isinstance(exc, EXPECTED) and type(exc) not in (KeyError, IndexError):
         logger.warning("%s: %s", what, exc)
         return public_message(exc)
     return incident(logger, what, exc)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +21,7 @@ from recsys.domains import check_domain_name, ensure_domains
 from recsys.store import Database
 from tuner.adapters import Adapter, AdapterInfo, load_adapter, save_adapter
 from tuner.errors import AdapterNotFoundError, RegistryStateError
+from tuner.integrity import folder_hashes, hash_statements
 from tuner.loading import BaseModel
 
 STATUSES = ("candidate", "champion", "retired", "rejected")
@@ -75,6 +76,8 @@ class StagedAdapter:
     # What it started from: a committed record, or a staged parent committed in the same transaction.
     parent: AdapterRecord | StagedAdapter | None
     data_window: tuple[int, int] | None
+    # sha256 per file of the folder, recorded with the row (tuner.integrity).
+    hashes: dict[str, str] = field(default_factory=dict)
 
 
 def check_version(version: str) -> str:
@@ -147,7 +150,7 @@ class AdapterRegistry:
         with self.db.write_lock:
             staged = self._stage(adapter, domain, parent, data_window)
             try:
-                self.db.cursor().execute(*self._insert(staged, "candidate", metrics_json))
+                self._transaction([self._insert(staged, "candidate", metrics_json), *self._hash_rows(staged)])
             except BaseException:
                 shutil.rmtree(staged.path, ignore_errors=True)
                 raise
@@ -189,7 +192,11 @@ class AdapterRegistry:
                 ("UPDATE adapters SET status = 'retired' WHERE domain = ? AND status = 'champion'", [staged.domain])
             )
         statements.append(self._insert(staged, status, metrics_json))
-        return statements
+        return statements + self._hash_rows(staged)
+
+    @staticmethod
+    def _hash_rows(staged: StagedAdapter) -> list[tuple[str, list]]:
+        return hash_statements(staged.domain, staged.version, staged.hashes)
 
     def champion_query(self, domain: str) -> tuple[str, list]:
         """SQL answering the domain's champion version: a cycle re-checks it when it commits."""
@@ -222,7 +229,8 @@ class AdapterRegistry:
             parent_version=parent.version if parent else None,
             data_window=tuple(data_window) if data_window else None,
         )
-        return StagedAdapter(domain, version, folder, adapter.info, parent, tuple(data_window) if data_window else None)
+        window = tuple(data_window) if data_window else None
+        return StagedAdapter(domain, version, folder, adapter.info, parent, window, folder_hashes(folder))
 
     def _insert(self, staged: StagedAdapter, status: str, metrics_json: str) -> tuple[str, list]:
         """The row's INSERT; a champion row is promoted as it is inserted."""

@@ -17,6 +17,7 @@ from typing import Sequence
 from recsys.store import Database
 from tuner.encoding import encode_prompts, encode_texts
 from tuner.heads import ClassifierHead
+from tuner.integrity import refuse_non_finite, verify_folder
 from tuner.loading import BaseModel, load_base
 from tuner.registry import AdapterRegistry
 from tuner.serving.batching import SharedBatcher
@@ -73,7 +74,12 @@ class ServingEngine:
             registry.db, refresh_events=config.refresh_events, refresh_seconds=config.refresh_seconds
         )
         self.resolver = VariantResolver(registry, base.name, base.task, self.router)
-        self.pool = AdapterPool(base, config.max_adapters, wait_seconds=config.lease_timeout_s)
+        self.pool = AdapterPool(
+            base,
+            config.max_adapters,
+            wait_seconds=config.lease_timeout_s,
+            verify=lambda ref, folder: verify_folder(registry.db, ref.domain, ref.version, folder),
+        )
         self._tokenizer_lock = threading.Lock()
         self.zero_shot = ZeroShotHeads(base, max_length=config.max_length, tokenizer_lock=self._tokenizer_lock)
         self.batcher: SharedBatcher[Row, Prediction] = SharedBatcher(self._classify, self.pool.model_lock, config.max_batch_rows)
@@ -131,7 +137,8 @@ class ServingEngine:
         if self.base.task == "classification":
             with self._tokenizer_lock:
                 ids = encode_texts(self.base.tokenizer, texts, self.config.max_length)
-            return self.batcher.submit([Row(row, lease.adapter_name, lease.head, lease.labels) for row in ids])
+            rows = [Row(row, lease.adapter_name, lease.head, lease.labels) for row in ids]
+            return refuse_non_finite(self.batcher.submit(rows), lease.adapter_name)
         options = self._options(options)
         with self._tokenizer_lock:
             prompts = encode_prompts(self.base.tokenizer, texts, self.config.max_length)

@@ -28,3 +28,7 @@ class AdapterCapacityError(RuntimeError):
 
     Not a precondition: retrying later succeeds (the server answers RESOURCE_EXHAUSTED).
     """
+
+
+class NonFiniteOutputError(ServingPreconditionError):
+    """A variant produced NaN or infinite scores (corrupt weights); the answer is withheld."""

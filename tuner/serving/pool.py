@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import warnings
+from typing import Callable
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +62,20 @@ class PoolStats:
 
 
 class AdapterPool:
-    def __init__(self, base: BaseModel, capacity: int, *, wait_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        base: BaseModel,
+        capacity: int,
+        *,
+        wait_seconds: float = 30.0,
+        verify: Callable[[AdapterRef, Path], None] | None = None,
+    ) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
         self.base = base
         self.capacity = capacity
         self.wait_seconds = wait_seconds
+        self._verify = verify
         self.model_lock = threading.Lock()
         self.stats = PoolStats()
         self._state = threading.Condition()
@@ -228,7 +237,12 @@ class AdapterPool:
                 peft.set_adapter(remaining[0], inference_mode=True)
 
     def _read(self, ref: AdapterRef, folder: Path) -> tuple[ClassifierHead | None, tuple[str, ...], set[str]]:
-        """Everything from disk except the LoRA weights' injection: fails before the model is touched."""
+        """Everything from disk except the LoRA weights' injection: fails before the model is touched.
+
+        ``verify`` (the registry's file hashes) runs first and raises its own error.
+        """
+        if self._verify is not None:
+            self._verify(ref, folder)
         try:
             info = read_adapter_info(folder)
             check_compatible(self.base, info, str(folder))
