@@ -18,11 +18,32 @@ COMMAND_MODULES: list[str] = [
     "server.commands.export",
     "server.commands.distill",
     "server.commands.predict",
+    "server.commands.log",
+    "server.commands.domains",
 ]
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default in ``--help`` unless its help already says it (or it has none)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default {default})".lstrip()
+
+
+class CommandParser(argparse.ArgumentParser):
+    """Every ``adaptune`` parser and subparser (argparse hands its class down) shows defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="adaptune",
         description="Recommendation-aware adaptive LoRA tuning service.",
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from recsys.events.columns import from_epoch_us
 from recsys.events.model import Feedback, Interaction
-from recsys.store import Database
+from recsys.store import Database, DatabaseLike, using_database
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -53,7 +53,7 @@ class InteractionPage:
 
 
 def fetch_interactions(
-    db: Database,
+    db: DatabaseLike,
     *,
     domain: str | None = None,
     user_id: str | None = None,
@@ -64,7 +64,7 @@ def fetch_interactions(
     """Stored events in ingest order with ``seq`` filled; ``since_seq`` exclusive, ``until_seq`` inclusive.
 
     A cycle reads ``since_seq=<last watermark>, until_seq=max_seq(db)`` so events that
-    arrive while it runs wait for the next one.
+    arrive while it runs wait for the next one. ``db`` may be a path (opened read-only).
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
@@ -82,7 +82,8 @@ def fetch_interactions(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return _rows_to_interactions(db.cursor().execute(sql, params).fetchall())
+    with using_database(db, read_only=True) as database:
+        return _rows_to_interactions(database.cursor().execute(sql, params).fetchall())
 
 
 def max_seq(db: Database) -> int:

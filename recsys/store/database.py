@@ -6,7 +6,7 @@ import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Union
 
 import duckdb
 
@@ -62,3 +62,25 @@ def open_database(path: str | Path = DEFAULT_DB_PATH, read_only: bool = False) -
     if not read_only:
         apply_migrations(connection)
     return Database(path=path, connection=connection, read_only=read_only)
+
+
+DatabaseLike = Union[Database, str, Path]
+
+
+@contextlib.contextmanager
+def using_database(db: DatabaseLike, *, read_only: bool) -> Iterator[Database]:
+    """The ``Database`` given, or one opened on a path for this call and closed after.
+
+    Functions that only read pass ``read_only=True``: a path then opens read-only, so a
+    missing file is an error (nothing is created) and no schema is written.
+    """
+    if isinstance(db, Database):
+        yield db
+        return
+    if not isinstance(db, (str, Path)):
+        raise TypeError(f"db must be a Database or a path to a database file, got {type(db).__name__}")
+    opened = open_database(db, read_only=read_only)
+    try:
+        yield opened
+    finally:
+        opened.close()
