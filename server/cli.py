@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import logging
 import sys
@@ -26,12 +27,22 @@ COMMAND_MODULES: list[str] = [
 class DefaultsHelpFormatter(argparse.HelpFormatter):
     """Shows an option's default in ``--help`` unless its help already says it (or it has none)."""
 
+    def _format_action(self, action: argparse.Action) -> str:
+        if not action.help and _shows_default(action):
+            action = copy.copy(action)  # an option without help still shows its default
+            action.help = f"default {action.default}"
+        return super()._format_action(action)
+
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        default = action.default
-        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        if "default" in text or not _shows_default(action):
             return text
-        return f"{text} (default {default})".lstrip()
+        return f"{text} (default {action.default})"
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    default = action.default
+    return bool(action.option_strings) and default is not None and default is not False and default != argparse.SUPPRESS
 
 
 class CommandParser(argparse.ArgumentParser):

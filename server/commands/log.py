@@ -9,6 +9,7 @@ code is 1 when the server rejected any event, so scripts notice.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -16,6 +17,7 @@ from typing import TextIO
 from server.commands.connection import add_client_arguments, connect
 
 FORMATS = ("auto", "jsonl", "csv")
+_BATCH_POSITION = re.compile(r"^interactions\[\d+\] \(event_id '[^']*'\): ")
 NAIVE_HINT = ", or pass --assume-utc to read such times as UTC"
 
 
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for rejection in result.rejections:
         line = line_numbers[rejection.batch_index * args.batch_size + rejection.index]
-        print(f"  line {line} (event_id {rejection.event_id!r}): {rejection.reason} [{rejection.code}]")
+        reason = _BATCH_POSITION.sub("", rejection.reason, count=1)  # the line number replaces the batch position
+        print(f"  line {line} (event_id {rejection.event_id!r}): {reason} [{rejection.code}]")
     if result.rejections_truncated:
         print(f"  ... {result.rejected - len(result.rejections)} more rejections not listed")
     return 1 if result.rejected else 0
