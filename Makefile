@@ -47,7 +47,7 @@ bench: install
 	$(BIN)/python bench/serving.py
 
 bench-quick: install
-	$(BIN)/python bench/ingest.py --events 50000
+	$(BIN)/python bench/ingest.py --quick
 	$(BIN)/python bench/ranking.py --quick
 	$(BIN)/python bench/targeted_tuning.py --quick
 	$(BIN)/python bench/cycle.py --quick
