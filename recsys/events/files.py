@@ -130,3 +130,17 @@ def read_csv(lines: Iterable[str], mapping: Mapping[str, str] | None = None, *, 
         values: dict[str, object] = {field: row.get(column) for field, column in columns.items() if column in header}
         values["attributes"] = {key: row.get(column) or "" for key, column in attributes.items()}
         yield reader.line_num, parse_record(values, f"line {reader.line_num}", now=now, assume_utc=assume_utc, naive_hint=naive_hint)
+
+
+def interaction_to_json(event: Interaction) -> dict:
+    """The JSONL form of an interaction (what ``parse_record`` reads back); ``seq`` is the store's, left out."""
+    row: dict[str, object] = {
+        "event_id": event.event_id, "user_id": event.user_id, "domain": event.domain, "input_text": event.input_text,
+        "model_output": event.model_output, "feedback": event.feedback.value, "event_time": event.event_time.isoformat(),
+    }  # fmt: skip
+    for name in ("correction", "variant_id"):
+        if getattr(event, name):
+            row[name] = getattr(event, name)
+    if event.attributes:
+        row["attributes"] = dict(event.attributes)
+    return row
