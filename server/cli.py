@@ -42,7 +42,8 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
 def _shows_default(action: argparse.Action) -> bool:
     default = action.default
-    return bool(action.option_strings) and default is not None and default is not False and default != argparse.SUPPRESS
+    shown = default is not None and default is not False and default not in ("", argparse.SUPPRESS)
+    return bool(action.option_strings) and shown
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -97,6 +97,7 @@ def test_no_server_is_one_line_saying_what_to_do(argv, db_hint, capsys, monkeypa
         (["serve"], "(default 8)"),
         (["export"], "(default 0.1, as tune)"),
         (["tune"], "--rank RANK"),
+        (["log"], "events per streamed batch (default 1000)"),
     ],
 )
 def test_help_shows_defaults(argv, expected, capsys):
@@ -104,6 +105,7 @@ def test_help_shows_defaults(argv, expected, capsys):
         build_parser().parse_args([*argv, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert expected in text
+    assert "(default )" not in text  # an empty default says nothing
     if argv == ["tune"]:
         # options without a help string show their default too, 0 included
         assert "--rank RANK default 8" in text and "--lr LR default 0.001" in text and "--seed SEED default 0" in text
