@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from recsys.store import Database
+from recsys.store import Database, accepts_path
 
 DOMAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 
@@ -35,16 +35,19 @@ def check_domain_name(name: str, field: str = "domain") -> str:
     return name
 
 
+@accepts_path(read_only=True)
 def get_domain(db: Database, name: str) -> DomainRecord | None:
     row = db.cursor().execute("SELECT name, parent, description FROM domains WHERE name = ?", [name]).fetchone()
     return DomainRecord(row[0], row[1], row[2]) if row else None
 
 
+@accepts_path(read_only=True)
 def list_domains(db: Database) -> list[DomainRecord]:
     rows = db.cursor().execute("SELECT name, parent, description FROM domains ORDER BY name").fetchall()
     return [DomainRecord(*row) for row in rows]
 
 
+@accepts_path(read_only=True)
 def chain(db: Database, name: str) -> list[str]:
     """The domain's ancestry, root first and the domain last (e.g. legal, contracts)."""
     parents = {record.name: record.parent for record in list_domains(db)}
@@ -60,6 +63,7 @@ def chain(db: Database, name: str) -> list[str]:
     return list(reversed(path))
 
 
+@accepts_path(read_only=False)
 def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
     """Create or update a domain; refuses a parent that is unknown or would make a cycle."""
     check_domain_name(record.name)

@@ -7,7 +7,9 @@ import pytest
 
 from recsys.events.export import export_parquet
 from recsys.events.log import append_interactions
-from recsys.events.query import fetch_interactions
+from recsys.domains import DomainRecord, list_domains, upsert_domain
+from recsys.events.query import fetch_interactions, interaction_stats
+from recsys.matrices import build_user_domain_matrix
 from recsys.store import open_database
 from tests.fixtures.events import events
 from tuner.registry import AdapterRegistry
@@ -16,10 +18,17 @@ from tuner.registry import AdapterRegistry
 @pytest.fixture
 def stored(tmp_path):
     path = tmp_path / "log.duckdb"
-    db = open_database(path)
-    append_interactions(db, events(6))
-    db.close()
+    assert append_interactions(path, events(6)).accepted == 6  # a writer opens the path for writing
     return path
+
+
+def test_writers_and_readers_of_the_store_take_a_path(stored):
+    upsert_domain(stored, DomainRecord("legal"))
+    upsert_domain(str(stored), DomainRecord("contracts", parent="legal"))
+    parents = {d.name: d.parent for d in list_domains(stored)}
+    assert (parents["contracts"], parents["legal"]) == ("legal", None)
+    assert interaction_stats(stored).total == 6
+    assert build_user_domain_matrix(stored).matrix.nnz > 0
 
 
 def test_readers_take_a_path_and_open_it_read_only(stored, tmp_path):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from recsys.events.columns import from_epoch_us
 from recsys.events.model import Feedback, Interaction
-from recsys.store import Database, DatabaseLike, using_database
+from recsys.store import Database, accepts_path
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -52,8 +52,9 @@ class InteractionPage:
     next_page_token: str = ""
 
 
+@accepts_path(read_only=True)
 def fetch_interactions(
-    db: DatabaseLike,
+    db: Database,
     *,
     domain: str | None = None,
     user_id: str | None = None,
@@ -82,15 +83,16 @@ def fetch_interactions(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    with using_database(db, read_only=True) as database:
-        return _rows_to_interactions(database.cursor().execute(sql, params).fetchall())
+    return _rows_to_interactions(db.cursor().execute(sql, params).fetchall())
 
 
+@accepts_path(read_only=True)
 def max_seq(db: Database) -> int:
     """The highest ingest position stored; 0 for an empty log."""
     return int(db.cursor().execute("SELECT coalesce(max(seq), 0) FROM interactions").fetchone()[0])
 
 
+@accepts_path(read_only=True)
 def interaction_stats(db: Database, *, domain: str | None = None) -> InteractionStats:
     """Counts per (domain, feedback), the total and the number of distinct users."""
     where, params = _filters(domain=domain)
@@ -110,6 +112,7 @@ def interaction_stats(db: Database, *, domain: str | None = None) -> Interaction
     )
 
 
+@accepts_path(read_only=True)
 def list_page(
     db: Database,
     *,

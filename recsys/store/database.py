@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Any, Callable, Iterator, TypeVar, Union
 
 import duckdb
 
@@ -14,6 +15,7 @@ from recsys.store.migrations import apply_migrations
 from recsys.store.transactions import transaction
 
 DEFAULT_DB_PATH = Path("var/adaptune.duckdb")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -84,3 +86,19 @@ def using_database(db: DatabaseLike, *, read_only: bool) -> Iterator[Database]:
         yield opened
     finally:
         opened.close()
+
+
+def accepts_path(*, read_only: bool) -> Callable[[F], F]:
+    """Let a function whose first argument is a ``Database`` take a path too (see ``using_database``)."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(db: DatabaseLike, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(db, Database):
+                return func(db, *args, **kwargs)
+            with using_database(db, read_only=read_only) as database:
+                return func(database, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
