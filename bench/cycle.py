@@ -255,8 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="default 3, quick 2")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS / "cycle.json")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/cycle.json, cycle_quick.json with --quick)")
     args = parser.parse_args(argv)
+    args.out = args.out or RESULTS / ("cycle_quick.json" if args.quick else "cycle.json")
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
 

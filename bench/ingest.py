@@ -144,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=None, help="rounds of the three runs; medians are reported (default 3, quick 1)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/ingest.json, ingest_quick.json with --quick)")
     args = parser.parse_args(argv)
+    args.out = args.out or ROOT / "bench" / "results" / ("ingest_quick.json" if args.quick else "ingest.json")
     n = 50_000 if args.quick and args.events == 200_000 else args.events
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     if n < 1 or args.batch_size < 1 or repeats < 1:

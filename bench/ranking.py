@@ -249,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if k != 3:
         report["note"] = f"the *_at_3 keys hold @{k} values (run with --k {k})"
-    json_path = args.out / "ranking.json"
+    json_path = args.out / ("ranking_quick.json" if args.quick else "ranking.json")
     json_path.write_text(json.dumps(report, indent=2) + "\n")
-    png_path = args.out / "ranking.png"
+    png_path = json_path.with_suffix(".png")
     plot(report, png_path)
 
     print(f"\nranking quality on {q['held_out_events']:,} held-out events of {q['events']:,} "

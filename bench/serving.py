@@ -415,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads (default 8)")
     parser.add_argument("--inputs", type=int, default=4, help="texts per Predict request (default 4)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "serving.json")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/serving.json, serving_quick.json with --quick)")
     args = parser.parse_args(argv)
+    args.out = args.out or RESULTS / ("serving_quick.json" if args.quick else "serving.json")
     if args.threads < 1 or args.clients < 1 or args.inputs < 1:
         parser.error("--threads, --clients and --inputs must be >= 1")
     torch.set_num_threads(args.threads)

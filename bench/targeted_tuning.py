@@ -269,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-steps", type=int, default=30, help="steps per job in table 3")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS / "targeted_tuning.json")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/targeted_tuning.json, targeted_tuning_quick.json with --quick)")
     args = parser.parse_args(argv)
+    args.out = args.out or RESULTS / ("targeted_tuning_quick.json" if args.quick else "targeted_tuning.json")
 
     torch.set_num_threads(args.threads)
     load_start = os.getloadavg()[0]

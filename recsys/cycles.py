@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from recsys.store import Database
+from recsys.store import Database, accepts_path
 
 # running: in progress; finished: committed (moves the watermark); planned: a dry run
 # (never moves it); failed: raised or was cancelled; interrupted: found running at startup.
@@ -96,6 +96,7 @@ def get_cycle(db: Database, cycle_id: str) -> CycleRecord:
     return rows[0]
 
 
+@accepts_path(read_only=True)
 def list_cycles(db: Database, limit: int = 20) -> list[CycleRecord]:
     """The most recent cycles first."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:

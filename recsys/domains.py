@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recsys.store import Database
+from recsys.store import Database, accepts_path
 
 # One rule for every path that names a domain. Python's ``$`` also matches before a final
 # newline, so names are checked with ``fullmatch`` (and RE2's anchors, which do not).
@@ -65,11 +65,13 @@ def check_description(description: str) -> str:
     return description
 
 
+@accepts_path(read_only=True)
 def get_domain(db: Database, name: str) -> DomainRecord | None:
     row = db.cursor().execute("SELECT name, parent, description FROM domains WHERE name = ?", [name]).fetchone()
     return DomainRecord(row[0], row[1], row[2]) if row else None
 
 
+@accepts_path(read_only=True)
 def list_domains(db: Database) -> list[DomainRecord]:
     rows = db.cursor().execute("SELECT name, parent, description FROM domains ORDER BY name").fetchall()
     return [DomainRecord(*row) for row in rows]
@@ -85,6 +87,7 @@ def domains_within(records: list[DomainRecord], max_bytes: int) -> tuple[list[Do
     return records, False
 
 
+@accepts_path(read_only=True)
 def chain(db: Database, name: str) -> list[str]:
     """The domain's ancestry, root first and the domain last (e.g. legal, contracts)."""
     parents = {record.name: record.parent for record in list_domains(db)}
@@ -100,6 +103,7 @@ def chain(db: Database, name: str) -> list[str]:
     return list(reversed(path))
 
 
+@accepts_path(read_only=False)
 def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
     """Create or update a domain; refuses a parent that is unknown or would make a cycle."""
     check_domain_name(record.name)

@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from recsys.store import Database
+from recsys.store import Database, accepts_path
 
 FEEDBACK_VALUES = ("positive", "negative", "corrected")
 
@@ -153,6 +153,7 @@ ORDER BY domain
 """
 
 
+@accepts_path(read_only=True)
 def build_user_domain_matrix(db: Database, config: ConfidenceConfig | None = None) -> UserDomainMatrix:
     """The users x domains confidence matrix of the log window (float32 CSR).
 
@@ -191,6 +192,7 @@ def build_user_domain_matrix(db: Database, config: ConfidenceConfig | None = Non
     return UserDomainMatrix(matrix=matrix, user_ids=tuple(user_ids), domains=tuple(domains))
 
 
+@accepts_path(read_only=True)
 def domain_stats(db: Database, config: ConfidenceConfig | None = None) -> DomainStats:
     """Event, feedback and user counts per domain in the same window as the matrix."""
     config = config or ConfidenceConfig()

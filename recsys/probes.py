@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from recsys.domains import check_domain_name
-from recsys.store import Database
+from recsys.store import Database, accepts_path
 
 # Mirrors tuner.architectures.MODULE_GROUPS (recsys may not import tuner); "all" is a
 # probe over a whole block. A test keeps the two in step.
@@ -88,6 +88,7 @@ def write_probes(db: Database, records: list[ProbeRecord]) -> int:
     return len(rows)
 
 
+@accepts_path(read_only=True)
 def read_probes(db: Database, base_model: str, domains: list[str] | None = None) -> list[ProbeRecord]:
     """Raw observations for one base model (optionally some domains), oldest first."""
     check_base_model(base_model)
@@ -132,6 +133,7 @@ ORDER BY domain, layer, module_group
 """
 
 
+@accepts_path(read_only=True)
 def summarize_probes(db: Database, base_model: str) -> list[ProbeSummary]:
     """Aggregated in SQL: one row per (domain, layer, module group) of this base model."""
     check_base_model(base_model)
@@ -150,6 +152,7 @@ def probe_counts(db: Database, base_model: str) -> dict[str, int]:
     return {str(domain): int(count) for domain, count in rows}
 
 
+@accepts_path(read_only=True)
 def probed_base_models(db: Database) -> list[str]:
     """Base models with probes, the most observed first (the default for ranking layers)."""
     rows = (

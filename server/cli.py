@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import logging
 import sys
@@ -18,11 +19,43 @@ COMMAND_MODULES: list[str] = [
     "server.commands.export",
     "server.commands.distill",
     "server.commands.predict",
+    "server.commands.log",
+    "server.commands.domains",
 ]
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default in ``--help`` unless its help already says it (or it has none)."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if not action.help and _shows_default(action):
+            action = copy.copy(action)  # an option without help still shows its default
+            action.help = f"default {action.default}"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not _shows_default(action):
+            return text
+        return f"{text} (default {action.default})"
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    default = action.default
+    shown = default is not None and default is not False and default not in ("", argparse.SUPPRESS)
+    return bool(action.option_strings) and shown
+
+
+class CommandParser(argparse.ArgumentParser):
+    """Every ``adaptune`` parser and subparser (argparse hands its class down) shows defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="adaptune",
         description="Recommendation-aware adaptive LoRA tuning service.",
     )

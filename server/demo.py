@@ -130,6 +130,16 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
+def step_name(step: Step) -> str:
+    """A step's name for ``--stop-after``: its function's, or its module's for a command's ``demo_step``."""
+    name = step.__name__
+    return step.__module__.rsplit(".", 1)[-1] if name == "demo_step" else name
+
+
+def step_names() -> list[str]:
+    return [step_name(step) for _, step in STEPS]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m server.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="CLINC150 folder (e.g. ../shared/data/clinc150)")
@@ -139,7 +149,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--stop-after",
-        choices=[step.__name__ for _, step in STEPS],
+        choices=step_names(),
         default=None,
         help="run the steps up to and including this one (default: all)",
     )
@@ -155,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = DemoContext(parse_args(argv))
     steps = STEPS
     if ctx.args.stop_after is not None:
-        names = [step.__name__ for _, step in STEPS]
-        steps = STEPS[: names.index(ctx.args.stop_after) + 1]
+        steps = STEPS[: step_names().index(ctx.args.stop_after) + 1]
     try:
         for number, (title, step) in enumerate(steps, 1):
             print(f"[{number}/{len(steps)}] {title}", flush=True)

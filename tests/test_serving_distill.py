@@ -105,7 +105,7 @@ def test_distill_command_trains_saves_and_reports(tmp_path, teacher, capsys):
     assert main([*args, "--out", str(tmp_path / "s"), "--json", *common]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["student_layers"] == 1 and out["size_ratio"] < 1
-    assert out["comparison"]["n"] == len(split_interactions(events, validation=0.1, test=0.2).test)
+    assert out["comparison"]["n"] == len(split_interactions(events, validation=0.1, test=0.1).test)  # the default, as tune's
     assert load_export(tmp_path / "s").info.kind == "distilled"
 
     assert main(["distill", "--domain", "legal", "--student", "same", "--student-layers", "1", "--out", str(tmp_path / "t"), *common]) == 2

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from recsys.domains import check_domain_name, ensure_domains
-from recsys.store import Database
+from recsys.store import Database, open_database
 from tuner.adapters import Adapter, AdapterInfo, load_adapter, save_adapter
 from tuner.errors import AdapterNotFoundError, RegistryStateError
 from tuner.integrity import folder_hashes, hash_statements
@@ -89,7 +89,12 @@ def check_version(version: str) -> str:
 class AdapterRegistry:
     """The adapters of every domain: register, look up, promote, reject, roll back, load."""
 
-    def __init__(self, db: Database, root: str | Path) -> None:
+    def __init__(self, db: Database | str | Path, root: str | Path) -> None:
+        """``db`` may be a path: the registry then opens it for writing (close it with ``registry.db.close()``)."""
+        if isinstance(db, (str, Path)):
+            db = open_database(db)
+        elif not isinstance(db, Database):
+            raise TypeError(f"db must be a Database or a path to a database file, got {type(db).__name__}")
         self.db = db
         self.root = Path(root).resolve()
 

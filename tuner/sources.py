@@ -14,7 +14,6 @@ CLINC150 keeps its own train/validation/test splits; its intents are the labels.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -22,50 +21,10 @@ from pathlib import Path
 
 from recsys.datasets import clinc150
 from recsys.events.columns import EventColumns
-from recsys.events.model import Feedback, Interaction
+from recsys.events.files import parse_json_line
+from recsys.events.model import Interaction
 from recsys.events.validate import validate_table
 from tuner.data import DataSplit, Example, split_interactions
-
-_REQUIRED = ("event_id", "user_id", "domain", "input_text", "feedback")
-
-
-def _parse_line(number: int, line: str, now: datetime) -> Interaction:
-    where = f"line {number}"
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{where}: not valid JSON ({error.msg})") from None
-    if not isinstance(row, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    missing = [name for name in _REQUIRED if name not in row]
-    if missing:
-        raise ValueError(f"{where}: missing fields {missing}")
-    try:
-        feedback = Feedback(row["feedback"])
-    except ValueError:
-        raise ValueError(f"{where}: feedback {row['feedback']!r} is not one of {[f.value for f in Feedback]}") from None
-    when = now
-    if row.get("event_time"):
-        try:
-            when = datetime.fromisoformat(str(row["event_time"]))
-        except ValueError:
-            raise ValueError(f"{where}: event_time {row['event_time']!r} is not ISO 8601") from None
-    attributes = row.get("attributes") or {}
-    if not isinstance(attributes, dict):
-        raise ValueError(f"{where}: attributes must be an object of strings, got {attributes!r}")
-    return Interaction(
-        event_id=str(row["event_id"]),
-        user_id=str(row["user_id"]),
-        domain=str(row["domain"]),
-        input_text=str(row["input_text"]),
-        model_output=str(row.get("model_output", "")),
-        feedback=feedback,
-        event_time=when,
-        correction=str(row.get("correction", "")),
-        variant_id=str(row.get("variant_id", "")),
-        attributes={str(k): str(v) for k, v in attributes.items()},
-        seq=row.get("seq"),
-    )
 
 
 def read_interactions_jsonl(path: str | Path) -> list[Interaction]:
@@ -75,7 +34,7 @@ def read_interactions_jsonl(path: str | Path) -> list[Interaction]:
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     now = datetime.now(timezone.utc)
     numbered = [(n, line) for n, line in enumerate(path.read_text().splitlines(), start=1) if line.strip()]
-    events = [_parse_line(n, line, now) for n, line in numbered]
+    events = [parse_json_line(n, line, now=now) for n, line in numbered]
     if events:
         violations = validate_table(EventColumns.from_interactions(events).to_arrow())
         if violations:

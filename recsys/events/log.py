@@ -19,7 +19,7 @@ from recsys.domains import ensure_domains
 from recsys.events.columns import COLUMN_NAMES, EventColumns
 from recsys.events.model import Interaction
 from recsys.events.validate import DEFAULT_LIMITS, EventLimits, Violation, check_batch_size, validate_table
-from recsys.store import Database
+from recsys.store import Database, accepts_path
 
 _COLUMNS_SQL = ", ".join(COLUMN_NAMES)
 _INSERT_SQL = (
@@ -41,6 +41,7 @@ class AppendResult:
         return len(self.rejections)
 
 
+@accepts_path(read_only=False)
 def append_interactions(
     db: Database, events: Iterable[Interaction], *, limits: EventLimits = DEFAULT_LIMITS, now: datetime | None = None
 ) -> AppendResult:

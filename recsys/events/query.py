@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from recsys.events.columns import from_epoch_us
 from recsys.events.model import Feedback, Interaction
-from recsys.store import Database
+from recsys.store import Database, accepts_path
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -52,6 +52,7 @@ class InteractionPage:
     next_page_token: str = ""
 
 
+@accepts_path(read_only=True)
 def fetch_interactions(
     db: Database,
     *,
@@ -64,7 +65,7 @@ def fetch_interactions(
     """Stored events in ingest order with ``seq`` filled; ``since_seq`` exclusive, ``until_seq`` inclusive.
 
     A cycle reads ``since_seq=<last watermark>, until_seq=max_seq(db)`` so events that
-    arrive while it runs wait for the next one.
+    arrive while it runs wait for the next one. ``db`` may be a path (opened read-only).
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
@@ -85,11 +86,13 @@ def fetch_interactions(
     return _rows_to_interactions(db.cursor().execute(sql, params).fetchall())
 
 
+@accepts_path(read_only=True)
 def max_seq(db: Database) -> int:
     """The highest ingest position stored; 0 for an empty log."""
     return int(db.cursor().execute("SELECT coalesce(max(seq), 0) FROM interactions").fetchone()[0])
 
 
+@accepts_path(read_only=True)
 def interaction_stats(db: Database, *, domain: str | None = None) -> InteractionStats:
     """Counts per (domain, feedback), the total and the number of distinct users."""
     where, params = _filters(domain=domain)
@@ -109,6 +112,7 @@ def interaction_stats(db: Database, *, domain: str | None = None) -> Interaction
     )
 
 
+@accepts_path(read_only=True)
 def list_page(
     db: Database,
     *,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar, Union
 
 import duckdb
 
@@ -14,6 +15,7 @@ from recsys.store.migrations import apply_migrations
 from recsys.store.transactions import transaction
 
 DEFAULT_DB_PATH = Path("var/adaptune.duckdb")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -70,3 +72,41 @@ def open_database(path: str | Path = DEFAULT_DB_PATH, read_only: bool = False) -
     if not read_only:
         apply_migrations(connection)
     return Database(path=path, connection=connection, read_only=read_only)
+
+
+DatabaseLike = Union[Database, str, Path]
+
+
+@contextlib.contextmanager
+def using_database(db: DatabaseLike, *, read_only: bool) -> Iterator[Database]:
+    """The ``Database`` given, or one opened on a path for this call and closed after.
+
+    Functions that only read pass ``read_only=True``: a path then opens read-only, so a
+    missing file is an error (nothing is created) and no schema is written.
+    """
+    if isinstance(db, Database):
+        yield db
+        return
+    if not isinstance(db, (str, Path)):
+        raise TypeError(f"db must be a Database or a path to a database file, got {type(db).__name__}")
+    opened = open_database(db, read_only=read_only)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def accepts_path(*, read_only: bool) -> Callable[[F], F]:
+    """Let a function whose first argument is a ``Database`` take a path too (see ``using_database``)."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(db: DatabaseLike, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(db, Database):
+                return func(db, *args, **kwargs)
+            with using_database(db, read_only=read_only) as database:
+                return func(database, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

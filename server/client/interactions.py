@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Iterable, Iterator
 
@@ -79,6 +80,7 @@ class InteractionsMixin:
 
     def log_interaction(self, event: Interaction, *, timeout: float | None = None) -> LogResult:
         """Log one event; raises InvalidArgumentError naming the field when it is refused."""
+        check_event_time(event, "interaction")
         request = pb.LogInteractionRequest(interaction=convert.interaction_to_proto(event))
         response = self._call(self._interactions.LogInteraction, request, timeout=timeout)
         return LogResult(accepted=int(not response.duplicate), duplicates=int(response.duplicate), rejected=0, batches=1)
@@ -121,10 +123,25 @@ class InteractionsMixin:
         return [convert.domain_from_proto(d) for d in response.domains]
 
 
+def check_event_time(event: Interaction, where: str) -> None:
+    """A naive datetime would reach the server as "no time"; say what is really wrong, before sending."""
+    when = event.event_time
+    if isinstance(when, datetime) and (when.tzinfo is None or when.utcoffset() is None):
+        raise ValueError(
+            f"{where} (event_id {event.event_id!r}): event_time has no timezone ({when.isoformat()}); "
+            "use an aware datetime, e.g. datetime.now(timezone.utc)"
+        )
+
+
 def _batches(events: Iterable[Interaction], size: int) -> Iterator[pb.InteractionBatch]:
+    """Each batch is checked before it is sent: a naive time stops the stream there (earlier batches stay committed)."""
     iterator = iter(events)
+    batch_index = 0
     while chunk := list(islice(iterator, size)):
+        for index, event in enumerate(chunk):
+            check_event_time(event, f"batch {batch_index} interactions[{index}]")
         yield pb.InteractionBatch(interactions=[convert.interaction_to_proto(e) for e in chunk])
+        batch_index += 1
 
 
 class _Guarded:

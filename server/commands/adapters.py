@@ -1,7 +1,8 @@
-"""``adaptune adapters list|promote|rollback``: the adapter registry from a database file.
+"""``adaptune adapters list|promote|rollback``: the adapter registry.
 
-Opens ``--db`` directly, so no server may hold it (the error says so); listing opens it
-read-only.
+Through a running server's RPCs (``--address``, the local server by default), or with
+``--db FILE`` straight from a database file no server holds (listing opens it
+read-only). A promotion through the server is picked up by its next Predict.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Callable
 
-from server.config import DEFAULT_ADAPTERS_DIR, DEFAULT_DB_PATH
+from server.commands.connection import add_client_arguments, connect
+from server.config import DEFAULT_ADAPTERS_DIR
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--db", type=Path, default=DEFAULT_DB_PATH, help=f"database file (default {DEFAULT_DB_PATH})")
-        sub.add_argument("--adapters", type=Path, default=DEFAULT_ADAPTERS_DIR, help=f"adapter folders (default {DEFAULT_ADAPTERS_DIR})")
+        add_client_arguments(sub)
+        sub.add_argument("--db", type=Path, default=None, help="use this database file directly instead of a server (none may hold it)")
+        sub.add_argument("--adapters", type=Path, default=DEFAULT_ADAPTERS_DIR, help=f"with --db: adapter folders (default {DEFAULT_ADAPTERS_DIR})")
 
     listing = actions.add_parser("list", help="every adapter version, per domain")
     common(listing)
@@ -33,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     promote.add_argument("--version", required=True)
     promote.set_defaults(func=run_promote)
 
-    rollback = actions.add_parser("rollback", help="retire the champion and restore the previous one")
+    rollback = actions.add_parser(
+        "rollback", help="retire the champion and restore the previous one (the domain needs an earlier champion)"
+    )
     common(rollback)
     rollback.add_argument("--domain", required=True)
     rollback.set_defaults(func=run_rollback)
@@ -48,12 +54,22 @@ def _registry(args: argparse.Namespace, read_only: bool):
     return AdapterRegistry(open_store(args.db, read_only=read_only), args.adapters)
 
 
-def run_list(args: argparse.Namespace) -> int:
-    registry = _registry(args, read_only=True)
+def _through_server_or_file(args: argparse.Namespace, on_server: Callable, on_registry: Callable, *, read_only: bool):
+    """``on_server(client)`` through the server, or ``on_registry(registry)`` on ``--db`` when given."""
+    if args.db is None:
+        with connect(args, timeout=30, db_flag=True) as client:
+            return on_server(client)
+    registry = _registry(args, read_only=read_only)
     try:
-        records = registry.list(args.domain)
+        return on_registry(registry)
     finally:
         registry.db.close()
+
+
+def run_list(args: argparse.Namespace) -> int:
+    records = _through_server_or_file(
+        args, lambda client: client.list_adapters(args.domain), lambda registry: registry.list(args.domain), read_only=True
+    )
     if args.json:
         print(json.dumps([_record_json(r) for r in records], indent=2, default=str))
     else:
@@ -62,21 +78,19 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
-    registry = _registry(args, read_only=False)
-    try:
-        record = registry.promote(args.domain, args.version)
-    finally:
-        registry.db.close()
+    record = _through_server_or_file(
+        args, lambda client: client.promote_adapter(args.domain, args.version),
+        lambda registry: registry.promote(args.domain, args.version), read_only=False,
+    )  # fmt: skip
     print(f"{record.domain} {record.version} is now the champion")
     return 0
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    registry = _registry(args, read_only=False)
-    try:
-        record = registry.rollback(args.domain)
-    finally:
-        registry.db.close()
+    record = _through_server_or_file(
+        args, lambda client: client.rollback_adapter(args.domain), lambda registry: registry.rollback(args.domain),
+        read_only=False,
+    )  # fmt: skip
     print(f"rolled back {record.domain}: {record.version} is the champion again")
     return 0
 
@@ -89,20 +103,21 @@ def _headline(metrics: dict) -> str:
 
 
 def _record_json(record) -> dict:
-    return {
+    """A registry record (--db) or a server's AdapterSummary; fields only the record has are added when present."""
+    row = {
         "domain": record.domain,
         "version": record.version,
         "status": record.status,
         "base_model": record.base_model,
-        "task": record.task,
         "parent": f"{record.parent_domain}/{record.parent_version}" if record.parent_domain else None,
         "layers": list(record.layers),
-        "groups": list(record.module_groups),
         "metrics": {k: v for k, v in record.metrics.items() if isinstance(v, (int, float))},
-        "data_window": list(record.data_window) if record.data_window else None,
         "created_at": record.created_at,
-        "path": str(record.path),
     }
+    if hasattr(record, "path"):
+        row.update(task=record.task, groups=list(record.module_groups), path=str(record.path),
+                   data_window=list(record.data_window) if record.data_window else None)  # fmt: skip
+    return row
 
 
 def format_adapters(records) -> str:
@@ -112,7 +127,7 @@ def format_adapters(records) -> str:
         (
             r.domain, r.version, r.status, r.base_model,
             ",".join(map(str, r.layers)), f"{r.parent_domain}/{r.parent_version}" if r.parent_domain else "-",
-            _headline(r.metrics), r.created_at.strftime("%Y-%m-%d %H:%M"),
+            _headline(r.metrics), r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else "-",
         )
         for r in records
     ]

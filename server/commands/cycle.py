@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Callable, TextIO
 
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
+from server.commands.connection import add_client_arguments, connect
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,8 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run one cycle over the events since the last one, printing its progress as it happens. "
         "Options left out take the server's configured values.",
     )
-    parser.add_argument("--address", default=None, help=f"server HOST:PORT (default {DEFAULT_HOST}:{DEFAULT_PORT})")
-    parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    add_client_arguments(parser)
     parser.add_argument("--max-domains", type=int, default=None, help="tune at most this many domains")
     parser.add_argument("--budget", type=float, default=None,
                         help="compute budget per domain: fraction (0, 1] of the cost of adapting every layer")
@@ -36,12 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server.client import AdaptuneClient
-
-    address = args.address or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-    token = resolve_token(args.token)
     domains = tuple(d.strip() for d in (args.domains or "").split(",") if d.strip())
-    with AdaptuneClient(address, token=token, timeout=60) as client:
+    with connect(args, timeout=60) as client:
         if args.history is not None:
             print(format_cycles(client.list_cycles(args.history)))
             return 0

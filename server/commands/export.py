@@ -43,7 +43,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapters", type=Path, default=DEFAULT_ADAPTERS_DIR, help=f"adapter folders (default {DEFAULT_ADAPTERS_DIR})")
     parser.add_argument("--per-label", type=int, default=None, help="CLINC150: at most this many training examples per intent")
     parser.add_argument("--validation", type=float, default=0.1, help="JSONL/db: validation fraction (default 0.1)")
-    parser.add_argument("--test", type=float, default=0.2, help="JSONL/db: test fraction (default 0.2)")
+    parser.add_argument("--test", type=float, default=0.1, help="JSONL/db: test fraction (default 0.1, as tune)")
     parser.add_argument("--seed", type=int, default=0)
 
 

@@ -10,12 +10,11 @@ import argparse
 from collections import Counter, defaultdict
 from typing import Sequence
 
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
+from server.commands.connection import add_client_arguments, connect
 
 
 def _connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", help="server HOST:PORT")
-    parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    add_client_arguments(parser)
     parser.add_argument("--user", required=True, help="the user asking (unknown users get a fallback, said so)")
     parser.add_argument("--domain", default=None, help="the domain (default: the user's top predicted domain)")
 
@@ -34,9 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _client(args: argparse.Namespace):
-    from server.client import AdaptuneClient
-
-    return AdaptuneClient(args.address, token=resolve_token(args.token), timeout=120)
+    return connect(args, timeout=120)
 
 
 def format_variant(variant) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
+from server.commands.connection import add_client_arguments, connect
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,10 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Rank where tuning pays (domains by predicted demand x error rate) and the layers to adapt "
         "per domain under a compute budget, with the evidence behind each row.",
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--address", default=None, help=f"server HOST:PORT (default {DEFAULT_HOST}:{DEFAULT_PORT})")
-    source.add_argument("--db", type=Path, default=None, help="read this database file directly (no server running)")
-    parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    add_client_arguments(parser)
+    parser.add_argument("--db", type=Path, default=None, help="read this database file directly instead (no server running)")
     parser.add_argument("--user", default=None, help="rank for this user (an unknown user gets the cold-start ranking)")
     parser.add_argument("--top-k", type=int, default=3, help="domains to show, 1..100 (default 3)")
     parser.add_argument("--budget", type=float, default=None,
@@ -82,11 +80,7 @@ def _from_db(path: Path, request):
 
 
 def _from_server(args: argparse.Namespace, request):
-    from server.client import AdaptuneClient
-
-    address = args.address or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-    token = resolve_token(args.token)
-    with AdaptuneClient(address, token=token, timeout=120) as client:
+    with connect(args, timeout=120, db_flag=True) as client:
         return client.rank_targets(
             user_id=request.user_id or None,
             top_k=request.top_k,

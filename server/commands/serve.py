@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from server.config import (
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     defaults = ServerConfig()
     parser.add_argument("--max-message-bytes", type=int, default=defaults.max_message_bytes)
     parser.add_argument("--max-events-per-batch", type=int, default=defaults.max_events_per_batch)
-    parser.add_argument("--grace", type=float, default=defaults.grace_seconds, help="seconds in-flight calls get on stop")
+    parser.add_argument("--grace", type=float, default=defaults.grace_seconds, help=f"seconds in-flight calls get on stop (default {defaults.grace_seconds:g})")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="concurrent calls served")
     parser.add_argument("--max-streams", type=int, default=None, help="streams open at once (default workers - 2)")
     parser.add_argument("--stream-idle", type=float, default=defaults.stream_idle_seconds, help="cancel a client stream silent this many seconds")
@@ -83,4 +84,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 def run(args: argparse.Namespace) -> int:
     from server.app import serve
 
-    return serve(config_from_args(args), port_file=args.port_file)
+    config = config_from_args(args)
+    if config.nightly_at:
+        print(nightly_notice(config.nightly_at, datetime.now()), flush=True)
+    return serve(config, port_file=args.port_file)
+
+
+def nightly_notice(at: str, now: datetime) -> str:
+    """When the first scheduled cycle runs, said at start-up so nobody waits for the wrong night."""
+    from server.scheduler import next_run, parse_time_of_day
+
+    due = next_run(now, parse_time_of_day(at))
+    minutes = int((due - now).total_seconds() // 60)
+    return f"nightly cycle every day at {at} local time; the next one runs at {due:%Y-%m-%d %H:%M} (in {minutes // 60} h {minutes % 60} min)"

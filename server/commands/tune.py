@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from server.config import DEFAULT_ADAPTERS_DIR, DEFAULT_DB_PATH
@@ -67,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hyper.add_argument("--max-length", type=int, default=32)
     hyper.add_argument("--seed", type=int, default=0)
     parser.add_argument("--from-scratch", action="store_true", help="do not warm-start from the parent's champion")
-    parser.add_argument("--promote", action="store_true", help="make the new adapter the domain's champion")
+    parser.add_argument("--promote", action="store_true",
+                        help="make the new adapter the domain's champion (refused, exit 1, when --audit fails)")
     parser.add_argument("--audit", default=None, metavar="ATTRIBUTE", help="also audit the metric gap between groups of this attribute")
     parser.add_argument("--audit-bound", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -90,6 +92,8 @@ def load_split(args: argparse.Namespace, db):
         if not clinc150.available(path):
             raise ValueError(f"--data folder {str(path)!r} is not a CLINC150 folder (no data_full.json and domains.json)")
         return clinc_split(path, args.domain, per_label=args.per_label, seed=args.seed)
+    if not path.exists():
+        raise ValueError(f"--data {args.data!r} does not exist (give a JSONL file, a CLINC150 folder or 'db')")
     if not path.is_file():
         raise ValueError(f"--data {args.data!r} is neither a JSONL file, a CLINC150 folder nor 'db'")
     return jsonl_split(path, args.domain, validation=args.validation, test=args.test)
@@ -134,14 +138,22 @@ def run(args: argparse.Namespace) -> int:
         if args.audit:
             metric = "accuracy" if args.task == "classification" else "token_f1"
             audit = bias_audit(outcome.metrics, args.audit, metric=metric, bound=args.audit_bound)
-        if args.promote:
+        refused = args.promote and audit is not None and not audit.passed
+        if args.promote and not refused:
             record = registry.promote(record.domain, record.version)
     finally:
         db.close()
     if args.json:
-        print(json.dumps(_as_json(record, outcome, split, audit), indent=2, default=str))
+        print(json.dumps({**_as_json(record, outcome, split, audit), "promotion_refused": refused}, indent=2, default=str))
     else:
         print(_as_text(record, outcome, split, audit))
+    if refused:
+        print(
+            f"adaptune tune: not promoted: {record.domain} {record.version} failed the bias audit on {audit.attribute} "
+            f"(gap {audit.gap:.4f} > bound {audit.bound}); it stays a candidate and the champion is unchanged",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -38,7 +38,8 @@ def plot_layer_heatmap(
         for domain, count in zip(importance.domains, importance.probe_counts)
     ]
     width = min(4 + 0.35 * layers * len(groups), 30)
-    fig, axes = plt.subplots(1, len(groups), figsize=(width, 1.2 + 0.45 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(groups), figsize=(width, 1.2 + 0.45 * rows), squeeze=False, sharey=True,
+                             layout="constrained")  # constrained: the figure title keeps clear of the panel titles
     image = None
     for ax, group in zip(axes[0], groups):
         columns = [importance.targets.index((layer, group)) for layer in range(layers)]
