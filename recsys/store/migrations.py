@@ -108,7 +108,22 @@ def m002_adapter_rollbacks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE adapters ADD COLUMN rolled_back_at TIMESTAMPTZ")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks]
+def i10b_domain_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """A domain's declared label set (UpsertDomain): zero-shot and heads cover it before traffic does."""
+    con.execute(
+        """
+        CREATE TABLE domain_labels (
+            domain VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            description VARCHAR NOT NULL DEFAULT '',
+            PRIMARY KEY (domain, name)
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks, i10b_domain_labels]
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
