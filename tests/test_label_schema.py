@@ -19,11 +19,15 @@ from recsys.events.log import append_interactions
 from recsys.store import open_database
 from server.client import InvalidArgumentError
 from tests.cycle_logs import FINE, STRUGGLING, mixed_log
+from tests.fixtures.toy_data import toy_interactions
 from tests.serving_support import one_torch_thread  # noqa: F401 (fixture)
+from tuner.config import TrainConfig
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.running import Workspace, run_cycle
+from tuner.data import split_interactions
 from tuner.registry import AdapterRegistry
 from tuner.serving.config import ServingConfig
+from tuner.tune import tune_domain
 
 SCHEMA = (
     DomainLabel("pay_bill", "pay a bill from an account"),
@@ -122,5 +126,20 @@ def test_a_trained_head_covers_a_declared_label_absent_from_traffic(tmp_path, be
         adapter = ws.registry.load(ws.base, "billing", record.version)
         assert adapter.head.num_labels == 3 and "refund" in adapter.labels
         assert domain_labels(db, "billing") == SCHEMA
+    finally:
+        db.close()
+
+
+def test_tune_domain_trains_a_head_over_the_declared_labels(tmp_path, bert_classifier):
+    db = open_database(tmp_path / "adaptune.duckdb")
+    try:
+        upsert_domain(db, DomainRecord("billing", labels=SCHEMA))
+        registry = AdapterRegistry(db, tmp_path / "adapters")
+        events = toy_interactions(60, seed=3, domain="billing", labels=("pay_bill", "transfer_money"), prefix="b")
+        split = split_interactions(events, validation=0.2, test=0.2)
+        config = TrainConfig(epochs=1, batch_size=16, progress=False)
+        outcome = tune_domain(bert_classifier, registry, split, domain="billing", layers=[1], config=config)
+        assert outcome.record.labels == ("pay_bill", "refund", "transfer_money")
+        assert "refund" not in {e.target for e in split.train + split.validation + split.test}
     finally:
         db.close()
