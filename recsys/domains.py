@@ -1,4 +1,4 @@
-"""Domains and their parents: the transfer-learning chains live in this table."""
+"""Domains, their parents (the transfer-learning chains) and their declared label sets."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ DOMAIN_NAME = re.compile(DOMAIN_NAME_BODY)
 DOMAIN_NAME_RULE = "use 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit"
 # A description is shown in listings; it must stay far below any message limit.
 MAX_DESCRIPTION_CHARS = 1024
+# A label names a class the model answers with (e.g. CLINC's ``pay_bill``): printable,
+# no leading or trailing blank, so it reads the same in logs, heads and corrections.
+LABEL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_\-.:/ ]{0,126}[A-Za-z0-9_\-.:/])?$")
+MAX_LABEL_NAME_CHARS = 128
+MAX_LABEL_DESCRIPTION_CHARS = 512
+MAX_DOMAIN_LABELS = 1000
 
 
 class DomainError(ValueError):
@@ -30,10 +36,21 @@ class UnknownDomainError(DomainError, LookupError):
 
 
 @dataclass(frozen=True)
+class DomainLabel:
+    """One label of a domain's schema; the description (optional) says what it means."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class DomainRecord:
+    """A domain; ``labels`` is its declared label set (may be empty: labels then come from traffic)."""
+
     name: str
     parent: str | None = None
     description: str = ""
+    labels: tuple[DomainLabel, ...] = ()
 
 
 def is_domain_name(name: object) -> bool:
@@ -58,6 +75,42 @@ def check_domain_name(name: str, field: str = "domain") -> str:
     return name
 
 
+def check_labels(labels: tuple[DomainLabel, ...], field: str = "labels") -> tuple[DomainLabel, ...]:
+    """Refuse a bad label set whole: too many, a bad or duplicate name, a too long description."""
+    if len(labels) > MAX_DOMAIN_LABELS:
+        raise DomainError(f"{field} has {len(labels)} labels; at most {MAX_DOMAIN_LABELS} are allowed")
+    seen: set[str] = set()
+    for i, label in enumerate(labels):
+        where = f"{field}[{i}]"
+        if not isinstance(label.name, str) or not LABEL_NAME.match(label.name):
+            raise DomainError(
+                f"{where}.name {label.name!r} is invalid: use 1-{MAX_LABEL_NAME_CHARS} letters, digits, spaces or "
+                "'_-.:/', starting with a letter or digit and not ending with a space"
+            )
+        if label.name in seen:
+            raise DomainError(f"{where}.name {label.name!r} is a duplicate: each label is declared once")
+        seen.add(label.name)
+        if not isinstance(label.description, str) or len(label.description) > MAX_LABEL_DESCRIPTION_CHARS:
+            raise DomainError(f"{where}.description is longer than {MAX_LABEL_DESCRIPTION_CHARS} characters")
+    return labels
+
+
+def domain_labels(db: Database, name: str) -> tuple[DomainLabel, ...]:
+    """The domain's declared labels in the order they were given (() when none)."""
+    rows = db.cursor().execute(
+        "SELECT name, description FROM domain_labels WHERE domain = ? ORDER BY position", [name]
+    ).fetchall()
+    return tuple(DomainLabel(*row) for row in rows)
+
+
+def schema_label_names(db: Database, name: str | None) -> tuple[str, ...]:
+    """Names of the domain's declared labels (every domain's, sorted, when ``name`` is None)."""
+    if name is not None:
+        return tuple(label.name for label in domain_labels(db, name))
+    rows = db.cursor().execute("SELECT DISTINCT name FROM domain_labels ORDER BY name").fetchall()
+    return tuple(row[0] for row in rows)
+
+
 def check_description(description: str) -> str:
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
         size = len(description) if isinstance(description, str) else type(description).__name__
@@ -68,13 +121,18 @@ def check_description(description: str) -> str:
 @accepts_path(read_only=True)
 def get_domain(db: Database, name: str) -> DomainRecord | None:
     row = db.cursor().execute("SELECT name, parent, description FROM domains WHERE name = ?", [name]).fetchone()
-    return DomainRecord(row[0], row[1], row[2]) if row else None
+    return DomainRecord(row[0], row[1], row[2], domain_labels(db, name)) if row else None
 
 
 @accepts_path(read_only=True)
 def list_domains(db: Database) -> list[DomainRecord]:
     rows = db.cursor().execute("SELECT name, parent, description FROM domains ORDER BY name").fetchall()
-    return [DomainRecord(*row) for row in rows]
+    labels: dict[str, list[DomainLabel]] = {}
+    for domain, name, description in db.cursor().execute(
+        "SELECT domain, name, description FROM domain_labels ORDER BY domain, position"
+    ).fetchall():
+        labels.setdefault(domain, []).append(DomainLabel(name, description))
+    return [DomainRecord(*row, tuple(labels.get(row[0], ()))) for row in rows]
 
 
 def domains_within(records: list[DomainRecord], max_bytes: int) -> tuple[list[DomainRecord], bool]:
@@ -104,10 +162,18 @@ def chain(db: Database, name: str) -> list[str]:
 
 
 @accepts_path(read_only=False)
-def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
-    """Create or update a domain; refuses a parent that is unknown or would make a cycle."""
+def upsert_domain(db: Database, record: DomainRecord, *, clear_labels: bool = False) -> DomainRecord:
+    """Create or update a domain; refuses a parent that is unknown or would make a cycle.
+
+    Non-empty ``record.labels`` replace the declared label set; empty ones keep it (so
+    an upsert that only changes the parent loses nothing) unless ``clear_labels``.
+    Everything is checked before anything is written; domain and labels commit together.
+    """
     check_domain_name(record.name)
     check_description(record.description)
+    labels = check_labels(tuple(record.labels))
+    if labels and clear_labels:
+        raise DomainError("clear_labels cannot be combined with labels: send one or the other")
     parent = record.parent or None
     if parent is not None:
         check_domain_name(parent, field="parent")
@@ -117,15 +183,24 @@ def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
             raise UnknownDomainError(f"parent {parent!r} is not a known domain; create it first")
         if record.name in chain(db, parent):
             raise DomainError(f"parent {parent!r} would make a cycle: {record.name!r} is among its ancestors")
-    with db.write_lock:
-        db.cursor().execute(
+    with db.write_lock, db.transaction() as cursor:
+        cursor.execute(
             """
             INSERT INTO domains (name, parent, description) VALUES (?, ?, ?)
             ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, description = excluded.description
             """,
             [record.name, parent, record.description],
         )
-    return DomainRecord(record.name, parent, record.description)
+        if labels or clear_labels:
+            cursor.execute("DELETE FROM domain_labels WHERE domain = ?", [record.name])
+        if labels:
+            # One set-based statement (parallel unnests zip), not executemany's statement per label.
+            cursor.execute(
+                "INSERT INTO domain_labels (domain, position, name, description) "
+                "SELECT ?, unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                [record.name, list(range(len(labels))), [label.name for label in labels], [label.description for label in labels]],
+            )
+    return get_domain(db, record.name)
 
 
 def ensure_domains(db: Database, names: list[str], *, cursor: duckdb.DuckDBPyConnection | None = None) -> None:

@@ -1,7 +1,9 @@
 """Transfer chains: which adapter a domain's new adapter starts from, and what a variant applies.
 
 A child's adapter is trained starting from its parent's champion (overlapping LoRA
-weights and shared head rows copied), so it already carries what the chain taught.
+weights and shared head rows copied by label name; rows of labels the parent lacks
+imprinted from the child's examples, ``tuner.inheritance``), so it already carries what
+the chain taught: ``bench/chains.py`` measures what that buys a few-shot child.
 Choice for now: a variant for a domain applies one adapter, the last champion along the
 chain (the domain's own when it has one, else its nearest ancestor's), not a stack of
 them; ``resolve_chain`` still lists every champion root first for provenance.

@@ -39,6 +39,9 @@ class TrainConfig:
     head_scale: float = 20.0
     progress: bool = True
     cache_frozen_layers: bool = True
+    # A warm-started head's rows for labels its parent lacks start from the child's
+    # training examples (imprinting, ``tuner.inheritance``), not from the label names.
+    imprint_new_labels: bool = True
 
     def __post_init__(self) -> None:
         _positive_int(self, "rank", "batch_size", "epochs", "max_length")
@@ -55,7 +58,7 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {list(MONITORS)}, got {self.monitor!r}")
-        for name in ("progress", "cache_frozen_layers"):
+        for name in ("progress", "cache_frozen_layers", "imprint_new_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
 

@@ -21,7 +21,9 @@ from tuner.adapters import LORA_WEIGHTS_FILE, Adapter, AdapterInfo, check_compat
 from tuner.architectures import MODULE_GROUPS, target_module_names
 from tuner.config import TrainConfig
 from tuner.errors import IncompatibleAdapterError
+from tuner.data import Example
 from tuner.heads import HEAD_FILE, ClassifierHead, label_embeddings
+from tuner.inheritance import imprint_rows
 from tuner.loading import BaseModel
 
 _ADAPTER_NAME = re.compile(r"\.(lora_[AB])\.default\.")
@@ -72,10 +74,11 @@ def _copy_lora(model: PeftModel, parent_folder: Path) -> int:
     return copied // 2  # lora_A and lora_B per module
 
 
-def _copy_head_rows(head: ClassifierHead, labels: Sequence[str], parent_folder: Path) -> None:
-    """Rows of labels the parent also knows start from the parent's trained rows."""
+def _copy_head_rows(head: ClassifierHead, labels: Sequence[str], parent_folder: Path) -> list[str]:
+    """Rows of labels the parent also knows start from the parent's trained rows (matched by
+    name); returns those labels."""
     if not (parent_folder / HEAD_FILE).is_file():
-        return
+        return []
     parent_head, parent_labels = ClassifierHead.load(parent_folder)
     row = {label: i for i, label in enumerate(parent_labels)}
     with torch.no_grad():
@@ -83,6 +86,7 @@ def _copy_head_rows(head: ClassifierHead, labels: Sequence[str], parent_folder: 
             if label in row:
                 head.weight[i] = parent_head.weight[row[label]]
                 head.bias[i] = parent_head.bias[row[label]]
+    return [label for label in labels if label in row]
 
 
 def prepare_adapter(
@@ -93,12 +97,15 @@ def prepare_adapter(
     config: TrainConfig = TrainConfig(),
     labels: Sequence[str] | None = None,
     init_from: Path | None = None,
+    examples: Sequence[Example] = (),
 ) -> tuple[Adapter, int]:
     """A new, untrained adapter on these targets and the number of modules warm-started.
 
     Fresh LoRA starts as the identity (B = 0), so a fresh adapter predicts like the base
     model; a classification head starts from the label names embedded by the model as
-    initialised (after any warm start), i.e. at zero-shot accuracy.
+    initialised (after any warm start), i.e. at zero-shot accuracy. A warm start given
+    the child's ``examples`` imprints the rows of labels its parent lacks from them
+    (``tuner.inheritance``).
     """
     layers = sorted(set(int(layer) for layer in layers))
     groups = tuple(dict.fromkeys(groups))
@@ -127,6 +134,11 @@ def prepare_adapter(
         model.eval()
         names = label_embeddings(model, base.tokenizer, info.labels, base.pooling, config.max_length)
         head = ClassifierHead(names, torch.zeros(len(info.labels)), config.head_scale)
+        adapter = Adapter(model=model, info=info, head=head)
         if init_from is not None:
-            _copy_head_rows(head, info.labels, Path(init_from))
+            inherited = _copy_head_rows(head, info.labels, Path(init_from))
+            new = [label for label in info.labels if label not in inherited]
+            if examples and new:
+                imprint_rows(adapter, base, examples, new, inherited, config.max_length)
+        return adapter, copied
     return Adapter(model=model, info=info, head=head), copied

@@ -145,7 +145,8 @@ class AdapterTrainer:
         label_list = _resolve_labels(base, train, validation, labels)
         self.base, self.config, self.on_step = base, config, on_step
         self.adapter, self.warm_started_modules = prepare_adapter(
-            base, layers=layers, groups=groups, config=config, labels=label_list, init_from=init_from
+            base, layers=layers, groups=groups, config=config, labels=label_list, init_from=init_from,
+            examples=train if config.imprint_new_labels else (),
         )
         self.objective = objective_for(base, label_list, config.max_length)
         self.train_items = self.objective.encode(train)

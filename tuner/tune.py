@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from recsys.domains import check_domain_name
+from recsys.domains import check_domain_name, schema_label_names
 from tuner.architectures import MODULE_GROUPS, validate_targets
 from tuner.config import TrainConfig
 from tuner.data import DataSplit, check_labels, require_training_examples
@@ -76,7 +76,9 @@ def tune_domain(
     if not split.test:
         raise TuningError(f"the test split of domain {domain!r} is empty; more labelled examples are needed")
     validate_targets(base.model, list(layers), list(groups))
-    labels = sorted({e.target for e in split.train}) if base.task == "classification" else None
+    labels = None
+    if base.task == "classification":  # what training shows plus the domain's declared labels
+        labels = sorted({e.target for e in split.train} | set(schema_label_names(registry.db, domain)))
     if labels is not None:
         check_labels(labels, split.validation, "validation set")
         check_labels(labels, split.test, "test set")

@@ -128,7 +128,25 @@ def i13_store_probe(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE store_probe (id INTEGER PRIMARY KEY, checked_at TIMESTAMPTZ NOT NULL)")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks, i13_adapter_file_hashes, i13_store_probe]
+def i10b_domain_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """A domain's declared label set (UpsertDomain): zero-shot and heads cover it before traffic does."""
+    con.execute(
+        """
+        CREATE TABLE domain_labels (
+            domain VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            description VARCHAR NOT NULL DEFAULT '',
+            PRIMARY KEY (domain, name)
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial, m002_adapter_rollbacks, i13_adapter_file_hashes, i13_store_probe,
+    i10b_domain_labels,
+]
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
-from recsys.domains import DomainRecord
+from recsys.domains import DomainLabel, DomainRecord
 from recsys.events.model import Interaction
 from recsys.events.query import DEFAULT_PAGE_SIZE, InteractionPage, InteractionStats
 from server._proto.adaptune.v1 import interactions_pb2 as pb
@@ -114,8 +114,19 @@ class InteractionsMixin:
             if not token:
                 return
 
-    def upsert_domain(self, name: str, parent: str | None = None, description: str = "") -> DomainRecord:
-        request = pb.UpsertDomainRequest(domain=convert.domain_to_proto(DomainRecord(name, parent, description)))
+    def upsert_domain(
+        self,
+        name: str,
+        parent: str | None = None,
+        description: str = "",
+        *,
+        labels: Iterable[str | DomainLabel | tuple[str, str]] | Mapping[str, str] | None = None,
+        clear_labels: bool = False,
+    ) -> DomainRecord:
+        """Create or update a domain; ``labels`` (names, ``(name, description)`` pairs,
+        DomainLabels or a name -> description mapping) replace its label set, None keeps it."""
+        record = DomainRecord(name, parent, description, domain_labels_from(labels))
+        request = pb.UpsertDomainRequest(domain=convert.domain_to_proto(record), clear_labels=clear_labels)
         return convert.domain_from_proto(self._call(self._interactions.UpsertDomain, request))
 
     def list_domains(self) -> list[DomainRecord]:
@@ -131,6 +142,29 @@ def check_event_time(event: Interaction, where: str) -> None:
             f"{where} (event_id {event.event_id!r}): event_time has no timezone ({when.isoformat()}); "
             "use an aware datetime, e.g. datetime.now(timezone.utc)"
         )
+
+
+def domain_labels_from(
+    labels: Iterable[str | DomainLabel | tuple[str, str]] | Mapping[str, str] | None,
+) -> tuple[DomainLabel, ...]:
+    """The label forms ``upsert_domain`` accepts, as DomainLabels (the server validates them)."""
+    if labels is None:
+        return ()
+    if isinstance(labels, str):
+        raise TypeError("labels must be a collection of label names, not one string")
+    if isinstance(labels, Mapping):
+        return tuple(DomainLabel(str(name), str(text)) for name, text in labels.items())
+    out = []
+    for label in labels:
+        if isinstance(label, DomainLabel):
+            out.append(label)
+        elif isinstance(label, str):
+            out.append(DomainLabel(label))
+        elif isinstance(label, tuple) and len(label) == 2:
+            out.append(DomainLabel(str(label[0]), str(label[1])))
+        else:
+            raise TypeError(f"label {label!r} is not a name, a (name, description) pair or a DomainLabel")
+    return tuple(out)
 
 
 def _batches(events: Iterable[Interaction], size: int) -> Iterator[pb.InteractionBatch]:

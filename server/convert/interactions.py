@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from recsys.domains import DomainRecord
+from recsys.domains import DomainLabel, DomainRecord
 from recsys.events.columns import EventColumns, from_epoch_us, to_epoch_us
 from recsys.events.log import AppendResult
 from recsys.events.model import Feedback, Interaction
@@ -147,11 +147,17 @@ def page_from_proto(message: pb.ListInteractionsResponse) -> InteractionPage:
 
 
 def domain_to_proto(record: DomainRecord) -> pb.Domain:
-    return pb.Domain(name=record.name, parent=record.parent or "", description=record.description)
+    return pb.Domain(
+        name=record.name,
+        parent=record.parent or "",
+        description=record.description,
+        labels=[pb.DomainLabel(name=label.name, description=label.description) for label in record.labels],
+    )
 
 
 def domain_from_proto(message: pb.Domain) -> DomainRecord:
-    return DomainRecord(message.name, message.parent or None, message.description)
+    labels = tuple(DomainLabel(label.name, label.description) for label in message.labels)
+    return DomainRecord(message.name, message.parent or None, message.description, labels)
 
 
 def _feedback_to_proto(feedback: Feedback | str) -> int:

@@ -60,7 +60,8 @@ class InteractionServicer(pb_grpc.InteractionServiceServicer):
 
     @grpc_errors
     def UpsertDomain(self, request: pb.UpsertDomainRequest, context: grpc.ServicerContext) -> pb.Domain:
-        return convert.domain_to_proto(upsert_domain(self._db, convert.domain_from_proto(request.domain)))
+        record = convert.domain_from_proto(request.domain)
+        return convert.domain_to_proto(upsert_domain(self._db, record, clear_labels=request.clear_labels))
 
     @grpc_errors
     def ListDomains(self, request: pb.ListDomainsRequest, context: grpc.ServicerContext) -> pb.ListDomainsResponse:

@@ -28,7 +28,7 @@ from recsys.cycles import (
     staged_by_interrupted,
     start_cycle,
 )
-from recsys.domains import chain
+from recsys.domains import chain, schema_label_names
 from recsys.store import Database
 from tuner.adapters import Adapter
 from tuner.chains import parent_of
@@ -170,7 +170,8 @@ def train_domain(
     if ws.base.task == "classification":
         trained_on = {e.target for e in split.train}
         own = source.labels if source is not None and source.domain == domain else ()
-        labels = sorted(trained_on | set(own))
+        # The declared schema too: the head covers labels traffic has not shown yet.
+        labels = sorted(trained_on | set(own) | set(schema_label_names(ws.registry.db, domain)))
         validation, dropped = drop_unseen(trained_on, split.validation)
         if dropped:
             notes.append(f"{dropped} validation examples have labels unseen in training and were left out")

@@ -1,11 +1,14 @@
-"""Label names a domain's log knows: what the base model classifies among zero-shot.
+"""Label names a domain knows: what the base model classifies among zero-shot.
 
 When a domain has no adapter yet, the base model answers by cosine similarity to the
-label names; the names come from the log (corrections, and answers marked right).
+label names; the names come from the domain's declared label set (UpsertDomain), so
+Predict works from the first request, and from the log (corrections, and answers
+marked right), so labels traffic taught are never lost.
 """
 
 from __future__ import annotations
 
+from recsys.domains import schema_label_names
 from recsys.store import Database
 
 _SQL = """
@@ -26,3 +29,8 @@ def log_labels(db: Database, domain: str | None = None, *, limit: int = MAX_LABE
     """Distinct labels taught by the domain's events (every domain's when ``domain`` is None)."""
     rows = db.cursor().execute(_SQL, [domain, domain, limit]).fetchall()
     return tuple(row[0] for row in rows)
+
+
+def known_labels(db: Database, domain: str | None = None, *, limit: int = MAX_LABELS) -> tuple[str, ...]:
+    """The declared labels plus those the log taught, sorted (at most ``limit``)."""
+    return tuple(sorted(set(schema_label_names(db, domain)) | set(log_labels(db, domain, limit=limit))))[:limit]

@@ -19,7 +19,7 @@ from recsys.domains import UnknownDomainError, check_domain_name, get_domain
 from tuner.chains import resolve_chain
 from tuner.registry import AdapterRegistry
 from tuner.serving.errors import NoLabelsError
-from tuner.serving.labels import log_labels
+from tuner.serving.labels import known_labels
 from tuner.serving.requests import check_user_id
 from tuner.serving.routing import UserRouter
 from tuner.serving.types import AdapterRef, Variant
@@ -124,12 +124,13 @@ class VariantResolver:
     def _base(self, domain: str, source: str, user_known: bool, reason: str) -> ResolvedVariant:
         labels: tuple[str, ...] = ()
         if self.task == "classification":
-            labels = log_labels(self.registry.db, domain or None)
+            labels = known_labels(self.registry.db, domain or None)
             if not labels:
                 where = f"domain {domain!r}" if domain else "the log"
                 raise NoLabelsError(
                     f"{reason}, but {where} has no labelled interactions: zero-shot classification needs label "
-                    "names (log corrected or positive interactions, or train an adapter)"
+                    "names (declare the domain's labels with UpsertDomain, log corrected or positive interactions, "
+                    "or train an adapter)"
                 )
         variant = Variant(
             variant_id=variant_id(self.base_model, self.task, (), labels),

@@ -150,21 +150,33 @@ class ListInteractionsResponse(_message.Message):
     next_page_token: str
     def __init__(self, interactions: _Optional[_Iterable[_Union[Interaction, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class DomainLabel(_message.Message):
+    __slots__ = ("name", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
 class Domain(_message.Message):
-    __slots__ = ("name", "parent", "description")
+    __slots__ = ("name", "parent", "description", "labels")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     parent: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    labels: _containers.RepeatedCompositeFieldContainer[DomainLabel]
+    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[DomainLabel, _Mapping]]] = ...) -> None: ...
 
 class UpsertDomainRequest(_message.Message):
-    __slots__ = ("domain",)
+    __slots__ = ("domain", "clear_labels")
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_LABELS_FIELD_NUMBER: _ClassVar[int]
     domain: Domain
-    def __init__(self, domain: _Optional[_Union[Domain, _Mapping]] = ...) -> None: ...
+    clear_labels: bool
+    def __init__(self, domain: _Optional[_Union[Domain, _Mapping]] = ..., clear_labels: _Optional[bool] = ...) -> None: ...
 
 class ListDomainsRequest(_message.Message):
     __slots__ = ()

@@ -1,0 +1,86 @@
+"""How a warm-started child's head inherits: shared rows by name, new labels imprinted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.fixtures.toy_data import toy_interactions
+from tuner.adapters import save_adapter
+from tuner.config import TrainConfig
+from tuner.data import split_interactions
+from tuner.heads import embed_texts, label_embeddings
+from tuner.inheritance import imprint_rows
+from tuner.targeting import prepare_adapter
+from tuner.training import train_adapter
+
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
+CONFIG = TrainConfig(epochs=2, lr=5e-3, batch_size=16, progress=False)
+# The child lists the shared labels in another order than the parent: rows map by name.
+PARENT_LABELS = ("check_balance", "lost_card", "pay_bill")
+CHILD_LABELS = ("transfer_money", "pay_bill", "lost_card")
+
+
+def split(labels, seed: int, prefix: str):
+    return split_interactions(toy_interactions(90, seed=seed, domain=prefix, labels=labels, prefix=prefix), validation=0.2, test=0.2)
+
+
+@pytest.fixture
+def parent_folder(tmp_path, bert_classifier):
+    result = train_adapter(bert_classifier, split(PARENT_LABELS, 1, "p").train, [], layers=[1], config=CONFIG)
+    folder = tmp_path / "parent"
+    save_adapter(result.adapter, folder, domain="finance", version="v0001")
+    return folder, result.adapter.head
+
+
+def test_new_labels_are_imprinted_from_the_childs_examples_and_shared_rows_come_by_name(bert_classifier, parent_folder):
+    folder, parent_head = parent_folder
+    train = split(CHILD_LABELS, 2, "c").train
+    child, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS, init_from=folder, examples=train)
+    for i, label in enumerate(CHILD_LABELS[1:], start=1):
+        j = PARENT_LABELS.index(label)
+        assert torch.equal(child.head.weight[i], parent_head.weight[j]) and child.head.bias[i] == parent_head.bias[j]
+    # transfer_money: the mean of its normalised name row and examples, scaled and biased like the inherited rows.
+    child.model.eval()
+    texts = [e.text for e in train if e.target == "transfer_money"]
+    vectors = F.normalize(embed_texts(child.model, bert_classifier.tokenizer, texts, "mean", max_length=CONFIG.max_length), dim=-1)
+    name = label_embeddings(child.model, bert_classifier.tokenizer, ["transfer_money"], "mean", CONFIG.max_length)
+    inherited = [PARENT_LABELS.index(label) for label in CHILD_LABELS[1:]]
+    expected = F.normalize(torch.cat([name, vectors]).mean(dim=0), dim=-1) * parent_head.weight[inherited].norm(dim=-1).mean()
+    assert len(texts) > 1 and torch.allclose(child.head.weight[0], expected, atol=1e-5)
+    assert torch.isclose(child.head.bias[0], parent_head.bias[inherited].mean())
+    assert not torch.allclose(child.head.weight[0], name[0] * expected.norm(), atol=1e-3)
+
+
+def test_imprinting_is_off_without_a_parent_or_when_disabled(bert_classifier, parent_folder):
+    folder, _ = parent_folder
+    train = split(CHILD_LABELS, 2, "c").train
+    names = lambda adapter: label_embeddings(adapter.model.eval(), bert_classifier.tokenizer, ["transfer_money"], "mean", CONFIG.max_length)[0]  # noqa: E731
+    scratch, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS, examples=train)
+    assert torch.allclose(scratch.head.weight[0], names(scratch), atol=1e-6)
+    # Through training (0 steps): the config switch decides.
+    plain = replace(CONFIG, max_steps=0, imprint_new_labels=False)
+    off = train_adapter(bert_classifier, train, [], layers=[1], config=plain, labels=CHILD_LABELS, init_from=folder).adapter
+    on = train_adapter(bert_classifier, train, [], layers=[1], config=replace(plain, imprint_new_labels=True),
+                       labels=CHILD_LABELS, init_from=folder).adapter
+    assert torch.allclose(off.head.weight[0], names(off), atol=1e-6)
+    assert not torch.allclose(on.head.weight[0], off.head.weight[0], atol=1e-3)
+    assert torch.equal(on.head.weight[1:], off.head.weight[1:])
+
+
+def test_a_label_without_examples_keeps_its_name_row(bert_classifier, parent_folder):
+    folder, _ = parent_folder
+    child, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS, init_from=folder)
+    before = child.head.weight.detach().clone()
+    others = [e for e in split(CHILD_LABELS, 2, "c").train if e.target != "transfer_money"]
+    assert imprint_rows(child, bert_classifier, others, ["transfer_money"], list(CHILD_LABELS[1:]), CONFIG.max_length) == []
+    assert torch.equal(child.head.weight, before)
+
+
+def test_a_non_bool_imprint_switch_is_refused_naming_the_field():
+    with pytest.raises(ValueError, match="imprint_new_labels must be a bool"):
+        TrainConfig(imprint_new_labels="yes")
