@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -10,6 +11,9 @@ import duckdb
 from recsys.store import Database
 
 DOMAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+# auto: the gate alone decides; required: a passing candidate waits for a person;
+# required_above: it waits when it changes more than review_threshold of the held-out answers.
+REVIEW_POLICIES = ("auto", "required", "required_above")
 
 
 class DomainError(ValueError):
@@ -25,6 +29,9 @@ class DomainRecord:
     name: str
     parent: str | None = None
     description: str = ""
+    # None on an upsert keeps the domain's policy (auto for a new domain).
+    review_policy: str | None = None
+    review_threshold: float = 0.0
 
 
 def check_domain_name(name: str, field: str = "domain") -> str:
@@ -35,13 +42,30 @@ def check_domain_name(name: str, field: str = "domain") -> str:
     return name
 
 
+def check_review_policy(policy: str | None, threshold: float) -> None:
+    """A known policy; a threshold in [0, 1) for required_above and 0 otherwise (it would mean nothing)."""
+    if policy is not None and policy not in REVIEW_POLICIES:
+        raise DomainError(f"review_policy must be one of {list(REVIEW_POLICIES)}, got {policy!r}")
+    number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and math.isfinite(threshold)
+    if policy == "required_above":
+        if not number or not 0.0 <= threshold < 1.0:
+            raise DomainError(
+                f"review_threshold must be a share of changed held-out answers in [0, 1) for required_above, got {threshold!r}"
+            )
+    elif not number or threshold != 0:
+        raise DomainError(f"review_threshold applies only to review_policy 'required_above'; got {threshold!r} with {policy!r}")
+
+
+_SELECT = "SELECT name, parent, description, review_policy, review_threshold FROM domains"
+
+
 def get_domain(db: Database, name: str) -> DomainRecord | None:
-    row = db.cursor().execute("SELECT name, parent, description FROM domains WHERE name = ?", [name]).fetchone()
-    return DomainRecord(row[0], row[1], row[2]) if row else None
+    row = db.cursor().execute(f"{_SELECT} WHERE name = ?", [name]).fetchone()
+    return DomainRecord(*row) if row else None
 
 
 def list_domains(db: Database) -> list[DomainRecord]:
-    rows = db.cursor().execute("SELECT name, parent, description FROM domains ORDER BY name").fetchall()
+    rows = db.cursor().execute(f"{_SELECT} ORDER BY name").fetchall()
     return [DomainRecord(*row) for row in rows]
 
 
@@ -61,8 +85,10 @@ def chain(db: Database, name: str) -> list[str]:
 
 
 def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
-    """Create or update a domain; refuses a parent that is unknown or would make a cycle."""
+    """Create or update a domain; refuses a parent that is unknown or would make a cycle,
+    and a bad review policy (nothing stored)."""
     check_domain_name(record.name)
+    check_review_policy(record.review_policy, record.review_threshold)
     parent = record.parent or None
     if parent is not None:
         check_domain_name(parent, field="parent")
@@ -75,12 +101,18 @@ def upsert_domain(db: Database, record: DomainRecord) -> DomainRecord:
     with db.write_lock:
         db.cursor().execute(
             """
-            INSERT INTO domains (name, parent, description) VALUES (?, ?, ?)
-            ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, description = excluded.description
+            INSERT INTO domains (name, parent, description, review_policy, review_threshold)
+            VALUES (?, ?, ?, coalesce(?, 'auto'), ?)
+            ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, description = excluded.description,
+                review_policy = CASE WHEN ? THEN domains.review_policy ELSE excluded.review_policy END,
+                review_threshold = CASE WHEN ? THEN domains.review_threshold ELSE excluded.review_threshold END
             """,
-            [record.name, parent, record.description],
+            [record.name, parent, record.description, record.review_policy, float(record.review_threshold),
+             record.review_policy is None, record.review_policy is None],
         )
-    return DomainRecord(record.name, parent, record.description)
+    stored = get_domain(db, record.name)
+    assert stored is not None
+    return stored
 
 
 def ensure_domains(db: Database, names: list[str], *, cursor: duckdb.DuckDBPyConnection | None = None) -> None:

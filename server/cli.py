@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "server.commands.export",
     "server.commands.distill",
     "server.commands.predict",
+    "server.commands.review",
 ]
 
 

@@ -108,7 +108,38 @@ def m002_adapter_rollbacks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE adapters ADD COLUMN rolled_back_at TIMESTAMPTZ")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks]
+def i16_review(con: duckdb.DuckDBPyConnection) -> None:
+    """Expert review: a per-domain policy, and one row per candidate held for a person's decision.
+
+    ``status`` of a review: awaiting, approved, rejected (by a reviewer or by expiry),
+    superseded (a newer candidate of the domain replaced it). ``champion_version`` is
+    the champion the gate compared against: approval is refused once it changed.
+    """
+    con.execute("ALTER TABLE domains ADD COLUMN review_policy VARCHAR DEFAULT 'auto'")
+    con.execute("ALTER TABLE domains ADD COLUMN review_threshold DOUBLE DEFAULT 0")
+    con.execute(
+        """
+        CREATE TABLE reviews (
+            domain VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            cycle_id VARCHAR NOT NULL,
+            champion_version VARCHAR,
+            policy VARCHAR NOT NULL,
+            threshold DOUBLE NOT NULL,
+            change_rate DOUBLE NOT NULL,
+            evidence_json VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            decided_at TIMESTAMPTZ,
+            decided_by VARCHAR,
+            reason VARCHAR,
+            PRIMARY KEY (domain, version)
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_adapter_rollbacks, i16_review]
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -112,8 +112,14 @@ class InteractionsMixin:
             if not token:
                 return
 
-    def upsert_domain(self, name: str, parent: str | None = None, description: str = "") -> DomainRecord:
-        request = pb.UpsertDomainRequest(domain=convert.domain_to_proto(DomainRecord(name, parent, description)))
+    def upsert_domain(
+        self, name: str, parent: str | None = None, description: str = "", *,
+        review_policy: str | None = None, review_threshold: float = 0.0,
+    ) -> DomainRecord:
+        """Create or update a domain. ``review_policy`` None keeps the domain's (auto when new);
+        see ``recsys.domains.REVIEW_POLICIES``."""
+        record = DomainRecord(name, parent, description, review_policy, review_threshold)
+        request = pb.UpsertDomainRequest(domain=convert.domain_to_proto(record))
         return convert.domain_from_proto(self._call(self._interactions.UpsertDomain, request))
 
     def list_domains(self) -> list[DomainRecord]:

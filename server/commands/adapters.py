@@ -49,15 +49,18 @@ def _registry(args: argparse.Namespace, read_only: bool):
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from tuner.review.store import list_reviews
+
     registry = _registry(args, read_only=True)
     try:
         records = registry.list(args.domain)
+        reviews = {(r.domain, r.version): r for r in list_reviews(registry.db, args.domain)}
     finally:
         registry.db.close()
     if args.json:
-        print(json.dumps([_record_json(r) for r in records], indent=2, default=str))
+        print(json.dumps([_record_json(r, reviews.get((r.domain, r.version))) for r in records], indent=2, default=str))
     else:
-        print(format_adapters(records))
+        print(format_adapters(records, reviews))
     return 0
 
 
@@ -88,7 +91,16 @@ def _headline(metrics: dict) -> str:
     return "-"
 
 
-def _record_json(record) -> dict:
+def _review_note(review) -> str:
+    """An expert review's outcome, e.g. ``approved by token: checked samples``."""
+    if review is None:
+        return "-"
+    if review.status == "awaiting":
+        return "awaiting review"
+    return f"{review.status} by {review.decided_by}" + (f": {review.reason}" if review.reason else "")
+
+
+def _record_json(record, review=None) -> dict:
     return {
         "domain": record.domain,
         "version": record.version,
@@ -102,10 +114,13 @@ def _record_json(record) -> dict:
         "data_window": list(record.data_window) if record.data_window else None,
         "created_at": record.created_at,
         "path": str(record.path),
+        "review": None if review is None else {
+            "status": review.status, "by": review.decided_by, "at": review.decided_at, "reason": review.reason,
+        },
     }
 
 
-def format_adapters(records) -> str:
+def format_adapters(records, reviews: dict | None = None) -> str:
     if not records:
         return "no adapters registered"
     rows = [
@@ -113,10 +128,11 @@ def format_adapters(records) -> str:
             r.domain, r.version, r.status, r.base_model,
             ",".join(map(str, r.layers)), f"{r.parent_domain}/{r.parent_version}" if r.parent_domain else "-",
             _headline(r.metrics), r.created_at.strftime("%Y-%m-%d %H:%M"),
+            _review_note((reviews or {}).get((r.domain, r.version))),
         )
         for r in records
     ]
-    header = ("domain", "version", "status", "base", "layers", "parent", "metric", "created")
+    header = ("domain", "version", "status", "base", "layers", "parent", "metric", "created", "review")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     line = lambda row: "  ".join(f"{str(cell):<{w}}" for cell, w in zip(row, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header)] + [line(row) for row in rows])

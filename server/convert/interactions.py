@@ -132,11 +132,16 @@ def page_from_proto(message: pb.ListInteractionsResponse) -> InteractionPage:
 
 
 def domain_to_proto(record: DomainRecord) -> pb.Domain:
-    return pb.Domain(name=record.name, parent=record.parent or "", description=record.description)
+    return pb.Domain(
+        name=record.name, parent=record.parent or "", description=record.description,
+        review_policy=record.review_policy or "", review_threshold=record.review_threshold,
+    )
 
 
 def domain_from_proto(message: pb.Domain) -> DomainRecord:
-    return DomainRecord(message.name, message.parent or None, message.description)
+    return DomainRecord(
+        message.name, message.parent or None, message.description, message.review_policy or None, message.review_threshold
+    )
 
 
 def _feedback_to_proto(feedback: Feedback | str) -> int:

@@ -151,14 +151,18 @@ class ListInteractionsResponse(_message.Message):
     def __init__(self, interactions: _Optional[_Iterable[_Union[Interaction, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Domain(_message.Message):
-    __slots__ = ("name", "parent", "description")
+    __slots__ = ("name", "parent", "description", "review_policy", "review_threshold")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_POLICY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     name: str
     parent: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    review_policy: str
+    review_threshold: float
+    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., description: _Optional[str] = ..., review_policy: _Optional[str] = ..., review_threshold: _Optional[float] = ...) -> None: ...
 
 class UpsertDomainRequest(_message.Message):
     __slots__ = ("domain",)
