@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ LABEL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_\-.:/ ]{0,126}[A-Za-z0-9_\-.
 MAX_LABEL_NAME_CHARS = 128
 MAX_LABEL_DESCRIPTION_CHARS = 512
 MAX_DOMAIN_LABELS = 1000
+# auto: the gate alone decides; required: a passing candidate waits for a person;
+# required_above: it waits when it changes more than review_threshold of the held-out answers.
+REVIEW_POLICIES = ("auto", "required", "required_above")
 
 
 class DomainError(ValueError):
@@ -50,6 +54,9 @@ class DomainRecord:
     name: str
     parent: str | None = None
     description: str = ""
+    # None on an upsert keeps the domain's policy (auto for a new domain).
+    review_policy: str | None = None
+    review_threshold: float = 0.0
     labels: tuple[DomainLabel, ...] = ()
 
 
@@ -73,6 +80,23 @@ def check_domain_name(name: str, field: str = "domain") -> str:
         shown = short_repr(name) if isinstance(name, str) else repr(type(name).__name__)
         raise DomainError(f"{field} {shown} is invalid: {DOMAIN_NAME_RULE}")
     return name
+
+
+def check_review_policy(policy: str | None, threshold: float) -> None:
+    """A known policy; a threshold in [0, 1) for required_above and 0 otherwise (it would mean nothing)."""
+    if policy is not None and policy not in REVIEW_POLICIES:
+        raise DomainError(f"review_policy must be one of {list(REVIEW_POLICIES)}, got {policy!r}")
+    number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and math.isfinite(threshold)
+    if policy == "required_above":
+        if not number or not 0.0 <= threshold < 1.0:
+            raise DomainError(
+                f"review_threshold must be a share of changed held-out answers in [0, 1) for required_above, got {threshold!r}"
+            )
+    elif not number or threshold != 0:
+        raise DomainError(f"review_threshold applies only to review_policy 'required_above'; got {threshold!r} with {policy!r}")
+
+
+_SELECT = "SELECT name, parent, description, review_policy, review_threshold FROM domains"
 
 
 def check_labels(labels: tuple[DomainLabel, ...], field: str = "labels") -> tuple[DomainLabel, ...]:
@@ -120,19 +144,19 @@ def check_description(description: str) -> str:
 
 @accepts_path(read_only=True)
 def get_domain(db: Database, name: str) -> DomainRecord | None:
-    row = db.cursor().execute("SELECT name, parent, description FROM domains WHERE name = ?", [name]).fetchone()
-    return DomainRecord(row[0], row[1], row[2], domain_labels(db, name)) if row else None
+    row = db.cursor().execute(f"{_SELECT} WHERE name = ?", [name]).fetchone()
+    return DomainRecord(*row, labels=domain_labels(db, name)) if row else None
 
 
 @accepts_path(read_only=True)
 def list_domains(db: Database) -> list[DomainRecord]:
-    rows = db.cursor().execute("SELECT name, parent, description FROM domains ORDER BY name").fetchall()
+    rows = db.cursor().execute(f"{_SELECT} ORDER BY name").fetchall()
     labels: dict[str, list[DomainLabel]] = {}
     for domain, name, description in db.cursor().execute(
         "SELECT domain, name, description FROM domain_labels ORDER BY domain, position"
     ).fetchall():
         labels.setdefault(domain, []).append(DomainLabel(name, description))
-    return [DomainRecord(*row, tuple(labels.get(row[0], ()))) for row in rows]
+    return [DomainRecord(*row, labels=tuple(labels.get(row[0], ()))) for row in rows]
 
 
 def domains_within(records: list[DomainRecord], max_bytes: int) -> tuple[list[DomainRecord], bool]:
@@ -167,6 +191,7 @@ def upsert_domain(db: Database, record: DomainRecord, *, clear_labels: bool = Fa
 
     Non-empty ``record.labels`` replace the declared label set; empty ones keep it (so
     an upsert that only changes the parent loses nothing) unless ``clear_labels``.
+    A None ``review_policy`` keeps the stored one (auto for a new domain).
     Everything is checked before anything is written; domain and labels commit together.
     """
     check_domain_name(record.name)
@@ -174,6 +199,7 @@ def upsert_domain(db: Database, record: DomainRecord, *, clear_labels: bool = Fa
     labels = check_labels(tuple(record.labels))
     if labels and clear_labels:
         raise DomainError("clear_labels cannot be combined with labels: send one or the other")
+    check_review_policy(record.review_policy, record.review_threshold)
     parent = record.parent or None
     if parent is not None:
         check_domain_name(parent, field="parent")
@@ -186,10 +212,14 @@ def upsert_domain(db: Database, record: DomainRecord, *, clear_labels: bool = Fa
     with db.write_lock, db.transaction() as cursor:
         cursor.execute(
             """
-            INSERT INTO domains (name, parent, description) VALUES (?, ?, ?)
-            ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, description = excluded.description
+            INSERT INTO domains (name, parent, description, review_policy, review_threshold)
+            VALUES (?, ?, ?, coalesce(?, 'auto'), ?)
+            ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, description = excluded.description,
+                review_policy = CASE WHEN ? THEN domains.review_policy ELSE excluded.review_policy END,
+                review_threshold = CASE WHEN ? THEN domains.review_threshold ELSE excluded.review_threshold END
             """,
-            [record.name, parent, record.description],
+            [record.name, parent, record.description, record.review_policy, float(record.review_threshold),
+             record.review_policy is None, record.review_policy is None],
         )
         if labels or clear_labels:
             cursor.execute("DELETE FROM domain_labels WHERE domain = ?", [record.name])

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "server.commands.predict",
     "server.commands.log",
     "server.commands.domains",
+    "server.commands.review",
 ]
 
 

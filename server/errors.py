@@ -21,6 +21,8 @@ from recsys.cycles import CycleStateError
 from recsys.ranking import RankingError
 from tuner.cycle.errors import CycleCancelledError
 from tuner.public_errors import incident, public_message
+from server.reviewers import ReviewPermissionError
+from tuner.review.errors import ReviewStateError
 from tuner.serving.errors import AdapterCapacityError, ServingPreconditionError
 
 log = logging.getLogger("adaptune.server")
@@ -39,6 +41,9 @@ STATUS_FOR_EXCEPTION: list[tuple[type[BaseException], grpc.StatusCode]] = [
     # A cycle already running (the message names it), or a champion changed under a cycle.
     (CycleStateError, grpc.StatusCode.FAILED_PRECONDITION),
     (CycleCancelledError, grpc.StatusCode.ABORTED),
+    # A review already decided, or its champion changed since the gate compared them.
+    (ReviewStateError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ReviewPermissionError, grpc.StatusCode.PERMISSION_DENIED),
     (FileExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (PermissionError, grpc.StatusCode.FAILED_PRECONDITION),
     (LookupError, grpc.StatusCode.NOT_FOUND),

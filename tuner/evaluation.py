@@ -30,12 +30,16 @@ class Metrics:
     overall: dict[str, float]
     # attribute -> group value -> metrics (each with its own "n").
     groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # The answer per evaluated example, in order: expert review shows where two models differ.
+    predictions: list[str] = field(default_factory=list, repr=False)
 
     def __getitem__(self, metric: str) -> float:
         return self.overall[metric]
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        del data["predictions"]
+        return data
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
@@ -116,6 +120,7 @@ def evaluate(
             check_labels(known, examples, "evaluation set")
         preds = [p.label for p in classify(base, [e.text for e in examples], adapter, labels=labels, batch_size=batch_size, max_length=max_length)]
         truth = [e.target for e in examples]
+        answers = preds
 
         def compute(idx: list[int]) -> dict[str, float]:
             return classification_metrics([truth[i] for i in idx], [preds[i] for i in idx])
@@ -132,6 +137,7 @@ def evaluate(
             sums += s
             counts += c
         truth = [e.target for e in examples]
+        answers = texts
 
         def compute(idx: list[int]) -> dict[str, float]:
             return generation_metrics(
@@ -140,4 +146,5 @@ def evaluate(
 
     everything = list(range(len(examples)))
     groups = {attribute: {value: compute(idx) for value, idx in _by_group(examples, attribute).items()} for attribute in group_by}
-    return Metrics(task=base.task, n=len(examples), overall=compute(everything), groups=groups)
+    return Metrics(task=base.task, n=len(examples), overall=compute(everything), groups=groups,
+                   predictions=list(answers))

@@ -3,7 +3,9 @@
 Rows live in the ``adapters`` table; weights in ``<root>/<domain>/<version>/`` folders
 written atomically before the row commits (a row always has its files). Every version
 is kept. Status: candidate (new), champion (serving, one per domain), retired (was
-champion, or replaced), rejected (failed a gate). Rollback restores the most recent
+champion, or replaced), rejected (failed a gate, or a reviewer's no), awaiting_review
+(passed the gate, held by its domain's review policy until a person decides: only
+``tuner.review.decisions`` promotes it). Rollback restores the most recent
 champion that was not itself rolled back, so repeated rollbacks walk back in time.
 """
 
@@ -24,7 +26,7 @@ from tuner.errors import AdapterNotFoundError, RegistryStateError
 from tuner.integrity import folder_hashes, hash_statements
 from tuner.loading import BaseModel
 
-STATUSES = ("candidate", "champion", "retired", "rejected")
+STATUSES = ("candidate", "champion", "retired", "rejected", "awaiting_review")
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 
 _INSERT_COLUMNS = (
@@ -184,12 +186,12 @@ class AdapterRegistry:
     def row_statements(
         self, staged: StagedAdapter, *, status: str, metrics: Mapping[str, Any] | None = None
     ) -> list[tuple[str, list]]:
-        """The SQL that registers ``staged`` with ``status`` (candidate, champion or rejected).
+        """The SQL that registers ``staged`` with ``status`` (candidate, champion, rejected or awaiting_review).
 
         For ``champion`` the current champion is retired first. Run them in one transaction.
         """
-        if status not in ("candidate", "champion", "rejected"):
-            raise ValueError(f"status must be candidate, champion or rejected for a new row, got {status!r}")
+        if status not in ("candidate", "champion", "rejected", "awaiting_review"):
+            raise ValueError(f"status must be candidate, champion, rejected or awaiting_review for a new row, got {status!r}")
         metrics_json = json.dumps(dict(metrics or {}))
         statements = [("INSERT INTO domains (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [staged.domain])]
         if status == "champion":
@@ -262,6 +264,10 @@ class AdapterRegistry:
         """Make ``version`` the champion; the previous champion becomes retired."""
         with self.db.write_lock:
             record = self.get(domain, version)
+            if record.status == "awaiting_review":
+                raise RegistryStateError(
+                    f"adapter {version!r} of {domain!r} awaits expert review; approve it (adaptune review approve) instead"
+                )
             if record.status != "champion":
                 self._transaction([
                     ("UPDATE adapters SET status = 'retired' WHERE domain = ? AND status = 'champion'", [domain]),

@@ -143,9 +143,40 @@ def i10b_domain_labels(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def i16_review(con: duckdb.DuckDBPyConnection) -> None:
+    """Expert review: a per-domain policy, and one row per candidate held for a person's decision.
+
+    ``status`` of a review: awaiting, approved, rejected (by a reviewer or by expiry),
+    superseded (a newer candidate of the domain replaced it). ``champion_version`` is
+    the champion the gate compared against: approval is refused once it changed.
+    """
+    con.execute("ALTER TABLE domains ADD COLUMN review_policy VARCHAR DEFAULT 'auto'")
+    con.execute("ALTER TABLE domains ADD COLUMN review_threshold DOUBLE DEFAULT 0")
+    con.execute(
+        """
+        CREATE TABLE reviews (
+            domain VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            cycle_id VARCHAR NOT NULL,
+            champion_version VARCHAR,
+            policy VARCHAR NOT NULL,
+            threshold DOUBLE NOT NULL,
+            change_rate DOUBLE NOT NULL,
+            evidence_json VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            decided_at TIMESTAMPTZ,
+            decided_by VARCHAR,
+            reason VARCHAR,
+            PRIMARY KEY (domain, version)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial, m002_adapter_rollbacks, i13_adapter_file_hashes, i13_store_probe,
-    i10b_domain_labels,
+    i10b_domain_labels, i16_review,
 ]
 
 

@@ -18,6 +18,7 @@ from server.client.base import (
 )
 from server.client.interactions import InteractionsMixin, LogResult, RejectionInfo
 from server.client.ranking import RankingMixin
+from server.client.reviews import ReviewsMixin
 from server.client.tuning import TuningMixin
 from server.client.variants import VariantsMixin
 
@@ -25,6 +26,7 @@ from server.client.variants import VariantsMixin
 class AdaptuneClient(
     InteractionsMixin,
     RankingMixin,
+    ReviewsMixin,
     TuningMixin,
     VariantsMixin,
     BaseClient,

@@ -122,10 +122,13 @@ class InteractionsMixin:
         *,
         labels: Iterable[str | DomainLabel | tuple[str, str]] | Mapping[str, str] | None = None,
         clear_labels: bool = False,
+        review_policy: str | None = None,
+        review_threshold: float = 0.0,
     ) -> DomainRecord:
         """Create or update a domain; ``labels`` (names, ``(name, description)`` pairs,
-        DomainLabels or a name -> description mapping) replace its label set, None keeps it."""
-        record = DomainRecord(name, parent, description, domain_labels_from(labels))
+        DomainLabels or a name -> description mapping) replace its label set, None keeps it.
+        ``review_policy`` None keeps the domain's (auto when new); see ``recsys.domains.REVIEW_POLICIES``."""
+        record = DomainRecord(name, parent, description, review_policy, review_threshold, domain_labels_from(labels))
         request = pb.UpsertDomainRequest(domain=convert.domain_to_proto(record), clear_labels=clear_labels)
         return convert.domain_from_proto(self._call(self._interactions.UpsertDomain, request))
 

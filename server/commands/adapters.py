@@ -67,13 +67,19 @@ def _through_server_or_file(args: argparse.Namespace, on_server: Callable, on_re
 
 
 def run_list(args: argparse.Namespace) -> int:
-    records = _through_server_or_file(
-        args, lambda client: client.list_adapters(args.domain), lambda registry: registry.list(args.domain), read_only=True
+    from tuner.review.store import list_reviews
+
+    records, review_list = _through_server_or_file(
+        args,
+        lambda client: (client.list_adapters(args.domain), client.list_reviews(args.domain)),
+        lambda registry: (registry.list(args.domain), list_reviews(registry.db, args.domain)),
+        read_only=True,
     )
+    reviews = {(r.domain, r.version): r for r in review_list}
     if args.json:
-        print(json.dumps([_record_json(r) for r in records], indent=2, default=str))
+        print(json.dumps([_record_json(r, reviews.get((r.domain, r.version))) for r in records], indent=2, default=str))
     else:
-        print(format_adapters(records))
+        print(format_adapters(records, reviews))
     return 0
 
 
@@ -102,7 +108,16 @@ def _headline(metrics: dict) -> str:
     return "-"
 
 
-def _record_json(record) -> dict:
+def _review_note(review) -> str:
+    """An expert review's outcome, e.g. ``approved by token: checked samples``."""
+    if review is None:
+        return "-"
+    if review.status == "awaiting":
+        return "awaiting review"
+    return f"{review.status} by {review.decided_by}" + (f": {review.reason}" if review.reason else "")
+
+
+def _record_json(record, review=None) -> dict:
     """A registry record (--db) or a server's AdapterSummary; fields only the record has are added when present."""
     row = {
         "domain": record.domain,
@@ -113,6 +128,9 @@ def _record_json(record) -> dict:
         "layers": list(record.layers),
         "metrics": {k: v for k, v in record.metrics.items() if isinstance(v, (int, float))},
         "created_at": record.created_at,
+        "review": None if review is None else {
+            "status": review.status, "by": review.decided_by, "at": review.decided_at, "reason": review.reason,
+        },
     }
     if hasattr(record, "path"):
         row.update(task=record.task, groups=list(record.module_groups), path=str(record.path),
@@ -120,7 +138,7 @@ def _record_json(record) -> dict:
     return row
 
 
-def format_adapters(records) -> str:
+def format_adapters(records, reviews: dict | None = None) -> str:
     if not records:
         return "no adapters registered"
     rows = [
@@ -128,10 +146,11 @@ def format_adapters(records) -> str:
             r.domain, r.version, r.status, r.base_model,
             ",".join(map(str, r.layers)), f"{r.parent_domain}/{r.parent_version}" if r.parent_domain else "-",
             _headline(r.metrics), r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else "-",
+            _review_note((reviews or {}).get((r.domain, r.version))),
         )
         for r in records
     ]
-    header = ("domain", "version", "status", "base", "layers", "parent", "metric", "created")
+    header = ("domain", "version", "status", "base", "layers", "parent", "metric", "created", "review")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     line = lambda row: "  ".join(f"{str(cell):<{w}}" for cell, w in zip(row, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header)] + [line(row) for row in rows])

@@ -83,6 +83,9 @@ _LABELS: dict[str, Callable] = {
     "evaluated": lambda e: f"  gate {e.domain} {e.adapter_version}: {e.message}",
     "promoted": lambda e: f"  PROMOTED {e.domain} {e.adapter_version}",
     "kept": lambda e: f"  kept the current model of {e.domain} ({e.adapter_version} rejected)",
+    "awaiting_review": lambda e: f"  HELD {e.domain} {e.adapter_version} for expert review: adaptune review show "
+                                 f"{e.domain} {e.adapter_version}",
+    "expired": lambda e: f"  expired review {e.domain} {e.adapter_version}: {e.message}",
     "finished": lambda e: f"finished: {e.message}" + (f"\nreport: {e.report_path}" if e.report_path else ""),
     "failed": lambda e: f"FAILED: {e.message}",
 }
@@ -106,7 +109,7 @@ def format_summary(summary: dict) -> str:
         lines.append((
             d["domain"], d["version"], ",".join(map(str, d["layers"])), f"{d['train']['trainable_params']:,}",
             f"{reference[metric]:.4f} ({reference['kind']})", f"{gate['candidate'][metric]:.4f}", f"{gate['gain']:+.4f}",
-            "promoted" if gate["decision"] == "promote" else "kept current",
+            "awaiting review" if d.get("review") else "promoted" if gate["decision"] == "promote" else "kept current",
         ))  # fmt: skip
     widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
     text = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *lines]]
@@ -120,6 +123,10 @@ def format_cycles(records) -> str:
     for r in records:
         promoted = r.summary.get("promoted") or []
         what = f"promoted {promoted}" if promoted else (r.error or "nothing promoted")
+        if r.summary.get("awaiting_review"):
+            what += f", held for review {r.summary['awaiting_review']}"
+        for key, note in sorted((r.summary.get("reviews") or {}).items()):
+            what += f"; {key} {note['decision']} by {note['by']}" + (f" ({note['reason']})" if note.get("reason") else "")
         lines.append(f"{r.cycle_id}  {r.status:<11}  seq {r.watermark_from + 1}..{r.watermark_to}  {what}")
     return "\n".join(lines)
 

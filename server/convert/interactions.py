@@ -152,12 +152,17 @@ def domain_to_proto(record: DomainRecord) -> pb.Domain:
         parent=record.parent or "",
         description=record.description,
         labels=[pb.DomainLabel(name=label.name, description=label.description) for label in record.labels],
+        review_policy=record.review_policy or "",
+        review_threshold=record.review_threshold,
     )
 
 
 def domain_from_proto(message: pb.Domain) -> DomainRecord:
     labels = tuple(DomainLabel(label.name, label.description) for label in message.labels)
-    return DomainRecord(message.name, message.parent or None, message.description, labels)
+    return DomainRecord(
+        message.name, message.parent or None, message.description,
+        message.review_policy or None, message.review_threshold, labels,
+    )
 
 
 def _feedback_to_proto(feedback: Feedback | str) -> int:

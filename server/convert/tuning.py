@@ -18,6 +18,7 @@ from tuner.cycle.progress import CycleEvent
 
 if TYPE_CHECKING:
     from tuner.registry import AdapterRecord
+    from tuner.review.store import ReviewRecord
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class AdapterSummary:
     layers: tuple[int, ...]
     metrics: dict[str, float]
     created_at: datetime | None
+    # Expert review of this version, when one held it (see ``tuner.review``).
+    review_status: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
 
 
 def request_from_proto(message: pb.RunCycleRequest) -> CycleRequest:
@@ -125,7 +131,7 @@ def cycle_from_proto(message: pb.CycleInfo) -> CycleRecord:
     )
 
 
-def adapter_to_proto(record: "AdapterRecord") -> pb.AdapterInfo:
+def adapter_to_proto(record: "AdapterRecord", review: "ReviewRecord | None" = None) -> pb.AdapterInfo:
     message = pb.AdapterInfo(
         domain=record.domain,
         version=record.version,
@@ -137,6 +143,11 @@ def adapter_to_proto(record: "AdapterRecord") -> pb.AdapterInfo:
         base_model=record.base_model,
     )
     _set_time(message.created_at, record.created_at)
+    if review is not None:
+        message.review_status, message.reviewed_by, message.review_reason = (
+            review.status, review.decided_by or "", review.reason or ""
+        )
+        _set_time(message.reviewed_at, review.decided_at)
     return message
 
 
@@ -151,4 +162,8 @@ def adapter_from_proto(message: pb.AdapterInfo) -> AdapterSummary:
         layers=tuple(message.layers),
         metrics=dict(message.metrics),
         created_at=_time(message, "created_at"),
+        review_status=message.review_status or None,
+        reviewed_by=message.reviewed_by or None,
+        reviewed_at=_time(message, "reviewed_at"),
+        review_reason=message.review_reason or None,
     )

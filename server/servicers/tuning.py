@@ -1,4 +1,5 @@
-"""TuningService: run a cycle (streaming its progress), list cycles, list/promote/roll back adapters.
+"""TuningService: run a cycle (streaming its progress), list cycles, list/promote/roll back adapters,
+and expert review (``server.servicers.reviews``).
 
 Thin: convert, call ``CycleService`` or the registry, convert back. A second RunCycle while
 one runs is FAILED_PRECONDITION naming the running cycle; a cycle that fails streams a
@@ -6,6 +7,8 @@ one runs is FAILED_PRECONDITION naming the running cycle; a cycle that fails str
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import grpc
 
@@ -17,17 +20,25 @@ from server._proto.adaptune.v1 import tuning_pb2_grpc as pb_grpc
 from server.context import AppContext
 from server.convert import tuning as convert
 from server.errors import grpc_errors
+from server.reviewers import may_promote
 from server.scheduler import NightlyScheduler, parse_time_of_day
+from server.servicers.reviews import ReviewRpcs
+from tuner.cycle.config import CycleConfig
 from tuner.cycle.service import CycleService
+from tuner.review.store import list_reviews
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TuningService"].full_name
 DEFAULT_CYCLE_LIMIT = 20
 
 
-class TuningServicer(pb_grpc.TuningServiceServicer):
-    def __init__(self, db: Database, cycles: CycleService):
+class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
+    def __init__(self, db: Database, cycles: CycleService, may_decide: Callable[[str], bool] = may_promote):
         self._db = db
         self._cycles = cycles
+        self._may_decide = may_decide
+
+    def _review_config(self) -> CycleConfig:
+        return self._cycles.config
 
     @grpc_errors
     def RunCycle(self, request: pb.RunCycleRequest, context: grpc.ServicerContext):
@@ -50,7 +61,10 @@ class TuningServicer(pb_grpc.TuningServiceServicer):
     def ListAdapters(self, request: pb.ListAdaptersRequest, context: grpc.ServicerContext) -> pb.ListAdaptersResponse:
         domain = check_domain_name(request.domain) if request.domain else None
         records = self._cycles.registry.list(domain)
-        return pb.ListAdaptersResponse(adapters=[convert.adapter_to_proto(r) for r in records])
+        reviews = {(r.domain, r.version): r for r in list_reviews(self._db, domain)}
+        return pb.ListAdaptersResponse(
+            adapters=[convert.adapter_to_proto(r, reviews.get((r.domain, r.version))) for r in records]
+        )
 
     @grpc_errors
     def PromoteAdapter(self, request: pb.PromoteAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:

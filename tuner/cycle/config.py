@@ -66,6 +66,9 @@ class CycleConfig:
     domains: tuple[str, ...] = ()
     # Rank and plan (probes included) but train and register nothing.
     dry_run: bool = False
+    # A candidate held for expert review and not decided within this many hours is rejected
+    # (checked when a cycle starts and when reviews are listed).
+    review_max_age_hours: float = 72.0
     train: TrainConfig = field(default_factory=default_train_config)
 
     def __post_init__(self) -> None:
@@ -100,6 +103,9 @@ class CycleConfig:
             raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
         if not isinstance(self.dry_run, bool):
             raise ValueError(f"dry_run must be a bool, got {self.dry_run!r}")
+        hours = self.review_max_age_hours
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours < math.inf:
+            raise ValueError(f"review_max_age_hours must be a finite number of hours > 0, got {hours!r}")
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
 

@@ -13,6 +13,8 @@ from typing import Any, Callable
 STAGES = (
     "started", "ranked", "skipped", "planned", "probing", "training", "evaluated",
     "promoted", "kept", "finished", "failed",
+    # Expert review (tuner.review): a passing candidate held for a person; a held one expired.
+    "awaiting_review", "expired",
 )  # fmt: skip
 
 

@@ -36,8 +36,8 @@ def plot_before_after(outcomes: list["DomainOutcome"], path: Path, title: str) -
     ax.bar([i - 0.2 for i in x], before, width=0.4, color="tab:grey", label="before (champion or base)")
     bars = ax.bar([i + 0.2 for i in x], after, width=0.4, color="tab:blue", label="candidate")
     for bar, outcome in zip(bars, outcomes):
-        bar.set_color("tab:green" if outcome.gate.promote else "tab:red")
-        ax.annotate("promoted" if outcome.gate.promote else "kept", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+        bar.set_color("tab:orange" if outcome.review else "tab:green" if outcome.gate.promote else "tab:red")
+        ax.annotate(_decision(outcome, "promoted", "kept"), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=8)
     metric = outcomes[0].gate.metric if outcomes else "metric"
     ax.set_xticks(list(x), names)
@@ -74,7 +74,7 @@ def _outcome_table(outcomes: list["DomainOutcome"]) -> list[str]:
             f"| {o.domain} | {o.staged.version} | {','.join(map(str, o.plan.layers))} | {','.join(o.plan.groups)} | "
             f"{o.plan.layer_cost:.2f} | {o.warm_start or '-'} | {o.train['steps']} | {o.train['trainable_params']:,} | "
             f"{o.train['train_seconds']:.1f} | {before} | {g.candidate[g.metric]:.4f} | {g.gain:+.4f} | {audit} | "
-            f"{'**promoted**' if g.promote else 'kept current'} |"
+            f"{_decision(o, '**promoted**', 'kept current')} |"
         )
     return lines
 
@@ -114,3 +114,8 @@ def write_report(result: "CycleResult", path: Path) -> Path:
             lines += ["", f"![learning curve of {o.domain}]({curve.relative_to(folder)})", ""]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _decision(outcome, promoted: str, kept: str) -> str:
+    """What the cycle did with the candidate: a held one awaits a person (tuner.review)."""
+    return "awaiting review" if outcome.review else promoted if outcome.gate.promote else kept

@@ -41,6 +41,9 @@ from tuner.errors import IncompatibleAdapterError
 from tuner.public_errors import describe_failure
 from tuner.loading import BaseModel
 from tuner.registry import AdapterRecord, AdapterRegistry, StagedAdapter
+from tuner.review.decisions import expire
+from tuner.review.holding import apply_review_policy, review_statements
+from tuner.review.policy import Hold
 from tuner.targeting import check_parent
 from tuner.training import EvalPoint, train_adapter
 
@@ -75,10 +78,22 @@ class DomainOutcome:
     # The champion the gate compared against (re-checked at commit).
     champion_version: str | None
     seconds: float
+    # Set when the domain's review policy holds a passing candidate for a person (tuner.review).
+    review: Hold | None = None
+    evidence: dict | None = None
 
     @property
     def domain(self) -> str:
         return self.plan.domain
+
+    @property
+    def promoted(self) -> bool:
+        """Passed the gate and no review holds it: it becomes the champion when the cycle commits."""
+        return self.gate.promote and self.review is None
+
+    @property
+    def registry_status(self) -> str:
+        return "awaiting_review" if self.review is not None else "champion" if self.gate.promote else "rejected"
 
     def registry_metrics(self, cycle_id: str) -> dict:
         """What the adapter's row stores: headline numbers on top, the evidence nested."""
@@ -94,6 +109,8 @@ class DomainOutcome:
             "notes": self.notes,
             "train": self.train,
             "gate": self.gate.to_json(),
+            "review": {"policy": self.review.policy, "reason": self.review.reason,
+                       "change_rate": self.review.change_rate} if self.review else None,
             "seconds": self.seconds,
         }
 
@@ -111,7 +128,7 @@ class CycleResult:
         return self.record.cycle_id
 
     def promoted(self) -> list[DomainOutcome]:
-        return [o for o in self.outcomes if o.gate.promote]
+        return [o for o in self.outcomes if o.promoted]
 
 
 # -- one domain ---------------------------------------------------------------------------
@@ -227,7 +244,8 @@ def summarize(record: CycleRecord, config: CycleConfig, ws: Workspace, plan: Cyc
         "config": config.to_json(),
         **plan.to_json(),
         "domains": [o.to_json() for o in outcomes],
-        "promoted": [o.domain for o in outcomes if o.gate.promote],
+        "promoted": [o.domain for o in outcomes if o.promoted],
+        "awaiting_review": [o.domain for o in outcomes if o.review is not None],
         "kept": [o.domain for o in outcomes if not o.gate.promote],
         "seconds": seconds,
         "report": str(report) if report else None,
@@ -238,8 +256,10 @@ def commit(ws: Workspace, record: CycleRecord, outcomes: list[DomainOutcome], su
     """Registry rows and the finished cycle row in one transaction, if no champion changed meanwhile."""
     statements, guards = [], []
     for outcome in outcomes:
-        status = "champion" if outcome.gate.promote else "rejected"
-        statements += ws.registry.row_statements(outcome.staged, status=status, metrics=outcome.registry_metrics(record.cycle_id))
+        statements += review_statements(outcome, record.cycle_id)
+        statements += ws.registry.row_statements(
+            outcome.staged, status=outcome.registry_status, metrics=outcome.registry_metrics(record.cycle_id)
+        )
         sql, params = ws.registry.champion_query(outcome.domain)
         expected = ((outcome.champion_version,),) if outcome.champion_version else ()
         guards.append(Guard(sql, tuple(params), expected,
@@ -270,13 +290,16 @@ def run_started_cycle(
     try:
         ctx.event("started", message=f"{ws.base.name}: events after seq {window[0]} up to {window[1]}"
                   + (" (dry run: plan only)" if config.dry_run else ""))
+        for review in expire(ws.db, config.review_max_age_hours):
+            ctx.event("expired", review.domain, f"{review.version}: {review.reason}", adapter_version=review.version)
         plan = planner(ctx)
         promoted_here: dict[str, StagedAdapter] = {}
         for domain_plan in [] if config.dry_run else parents_first(ws, plan.domains):
             ctx.check()
             outcome = train_domain(ws, domain_plan, config, ctx, promoted_here)
+            apply_review_policy(ws.db, outcome)
             outcomes.append(outcome)
-            if outcome.gate.promote:
+            if outcome.promoted:  # a held parent is no warm start for its children (tuner.review.holding)
                 promoted_here[outcome.domain] = outcome.staged
             # Recorded before anyone hears of it, so a restart after a kill can remove the folder.
             note_progress(ws.db, record.cycle_id, {"staged": [str(o.staged.path) for o in outcomes]})
@@ -305,8 +328,9 @@ def run_started_cycle(
         raise
     result = CycleResult(closed, plan, outcomes, summary)
     for outcome in outcomes:
-        stage = "promoted" if outcome.gate.promote else "kept"
-        what = f"{outcome.staged.version} is the champion" if outcome.gate.promote else f"{outcome.staged.version} rejected"
+        stage = "awaiting_review" if outcome.review else "promoted" if outcome.gate.promote else "kept"
+        what = {"promoted": f"{outcome.staged.version} is the champion", "kept": f"{outcome.staged.version} rejected",
+                "awaiting_review": f"{outcome.staged.version} awaits expert review ({outcome.review and outcome.review.reason})"}[stage]
         emit(CycleEvent(record.cycle_id, stage, outcome.domain, f"{what}: {outcome.gate.reason}",
                         metrics={"candidate": outcome.gate.candidate[outcome.gate.metric],
                                  "reference": outcome.gate.reference[outcome.gate.metric]},
@@ -323,9 +347,11 @@ def run_started_cycle(
 def _headline(result: CycleResult) -> str:
     if result.summary.get("dry_run"):
         return f"planned {[d.domain for d in result.plan.domains]} (dry run: nothing trained, watermark unchanged)"
-    promoted = [o.domain for o in result.outcomes if o.gate.promote]
+    promoted = [o.domain for o in result.outcomes if o.promoted]
+    held = [o.domain for o in result.outcomes if o.review is not None]
     kept = [o.domain for o in result.outcomes if not o.gate.promote]
     return (f"promoted {promoted or 'none'}, kept the current model (champion or base) of {kept or 'none'}; "
+            + (f"awaiting expert review: {held}; " if held else "") +
             f"watermark now seq {result.record.watermark_to}")
 
 

@@ -159,16 +159,20 @@ class DomainLabel(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Domain(_message.Message):
-    __slots__ = ("name", "parent", "description", "labels")
+    __slots__ = ("name", "parent", "description", "labels", "review_policy", "review_threshold")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_POLICY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     name: str
     parent: str
     description: str
     labels: _containers.RepeatedCompositeFieldContainer[DomainLabel]
-    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[DomainLabel, _Mapping]]] = ...) -> None: ...
+    review_policy: str
+    review_threshold: float
+    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., description: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[DomainLabel, _Mapping]]] = ..., review_policy: _Optional[str] = ..., review_threshold: _Optional[float] = ...) -> None: ...
 
 class UpsertDomainRequest(_message.Message):
     __slots__ = ("domain", "clear_labels")

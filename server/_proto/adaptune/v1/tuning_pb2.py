@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x64\x61ptune/v1/tuning.proto\x12\x0b\x61\x64\x61ptune.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x0fRunCycleRequest\x12\x13\n\x0bmax_domains\x18\x01 \x01(\r\x12\x14\n\x0clayer_budget\x18\x02 \x01(\x01\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x14\n\x0cmin_examples\x18\x04 \x01(\r\x12\x0f\n\x07\x64omains\x18\x05 \x03(\t\"\xaa\x02\n\nCycleEvent\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04step\x18\x05 \x01(\r\x12\x13\n\x0btotal_steps\x18\x06 \x01(\r\x12\x0c\n\x04loss\x18\x07 \x01(\x01\x12\x35\n\x07metrics\x18\x08 \x03(\x0b\x32$.adaptune.v1.CycleEvent.MetricsEntry\x12\x17\n\x0f\x61\x64\x61pter_version\x18\t \x01(\t\x12\x14\n\x0csummary_json\x18\n \x01(\t\x12\x13\n\x0breport_path\x18\x0b \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa9\x02\n\x0b\x41\x64\x61pterInfo\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x15\n\rparent_domain\x18\x04 \x01(\t\x12\x16\n\x0eparent_version\x18\x05 \x01(\t\x12\x0e\n\x06layers\x18\x06 \x03(\r\x12\x36\n\x07metrics\x18\x07 \x03(\x0b\x32%.adaptune.v1.AdapterInfo.MetricsEntry\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbase_model\x18\t \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"%\n\x13ListAdaptersRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"B\n\x14ListAdaptersResponse\x12*\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.AdapterInfo\"8\n\x15PromoteAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"(\n\x16RollbackAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"\"\n\x11ListCyclesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"\xf7\x01\n\tCycleInfo\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csummary_json\x18\x05 \x01(\t\x12\x16\n\x0ewatermark_from\x18\x06 \x01(\x04\x12\x14\n\x0cwatermark_to\x18\x07 \x01(\x04\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x14\n\x0crequest_json\x18\t \x01(\t\"<\n\x12ListCyclesResponse\x12&\n\x06\x63ycles\x18\x01 \x03(\x0b\x32\x16.adaptune.v1.CycleInfo2\x9a\x03\n\rTuningService\x12\x43\n\x08RunCycle\x12\x1c.adaptune.v1.RunCycleRequest\x1a\x17.adaptune.v1.CycleEvent0\x01\x12M\n\nListCycles\x12\x1e.adaptune.v1.ListCyclesRequest\x1a\x1f.adaptune.v1.ListCyclesResponse\x12S\n\x0cListAdapters\x12 .adaptune.v1.ListAdaptersRequest\x1a!.adaptune.v1.ListAdaptersResponse\x12N\n\x0ePromoteAdapter\x12\".adaptune.v1.PromoteAdapterRequest\x1a\x18.adaptune.v1.AdapterInfo\x12P\n\x0fRollbackAdapter\x12#.adaptune.v1.RollbackAdapterRequest\x1a\x18.adaptune.v1.AdapterInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x64\x61ptune/v1/tuning.proto\x12\x0b\x61\x64\x61ptune.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x0fRunCycleRequest\x12\x13\n\x0bmax_domains\x18\x01 \x01(\r\x12\x14\n\x0clayer_budget\x18\x02 \x01(\x01\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x14\n\x0cmin_examples\x18\x04 \x01(\r\x12\x0f\n\x07\x64omains\x18\x05 \x03(\t\"\xaa\x02\n\nCycleEvent\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04step\x18\x05 \x01(\r\x12\x13\n\x0btotal_steps\x18\x06 \x01(\r\x12\x0c\n\x04loss\x18\x07 \x01(\x01\x12\x35\n\x07metrics\x18\x08 \x03(\x0b\x32$.adaptune.v1.CycleEvent.MetricsEntry\x12\x17\n\x0f\x61\x64\x61pter_version\x18\t \x01(\t\x12\x14\n\x0csummary_json\x18\n \x01(\t\x12\x13\n\x0breport_path\x18\x0b \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9d\x03\n\x0b\x41\x64\x61pterInfo\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x15\n\rparent_domain\x18\x04 \x01(\t\x12\x16\n\x0eparent_version\x18\x05 \x01(\t\x12\x0e\n\x06layers\x18\x06 \x03(\r\x12\x36\n\x07metrics\x18\x07 \x03(\x0b\x32%.adaptune.v1.AdapterInfo.MetricsEntry\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbase_model\x18\t \x01(\t\x12\x15\n\rreview_status\x18P \x01(\t\x12\x13\n\x0breviewed_by\x18Q \x01(\t\x12/\n\x0breviewed_at\x18R \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rreview_reason\x18S \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"%\n\x13ListAdaptersRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"B\n\x14ListAdaptersResponse\x12*\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.AdapterInfo\"8\n\x15PromoteAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"(\n\x16RollbackAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"\"\n\x11ListCyclesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"\xf7\x01\n\tCycleInfo\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csummary_json\x18\x05 \x01(\t\x12\x16\n\x0ewatermark_from\x18\x06 \x01(\x04\x12\x14\n\x0cwatermark_to\x18\x07 \x01(\x04\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x14\n\x0crequest_json\x18\t \x01(\t\"<\n\x12ListCyclesResponse\x12&\n\x06\x63ycles\x18\x01 \x03(\x0b\x32\x16.adaptune.v1.CycleInfo\"\xc2\x01\n\x0cReviewSample\x12\r\n\x05input\x18\x01 \x01(\t\x12\x11\n\tcandidate\x18\x02 \x01(\t\x12\x10\n\x08\x63hampion\x18\x03 \x01(\t\x12\x0c\n\x04gold\x18\x04 \x01(\t\x12=\n\nattributes\x18\x05 \x03(\x0b\x32).adaptune.v1.ReviewSample.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc8\x01\n\x0bReviewAudit\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x0b\n\x03gap\x18\x03 \x01(\x01\x12\r\n\x05\x62ound\x18\x04 \x01(\x01\x12\x0e\n\x06passed\x18\x05 \x01(\x08\x12\x39\n\tper_group\x18\x06 \x03(\x0b\x32&.adaptune.v1.ReviewAudit.PerGroupEntry\x1a/\n\rPerGroupEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xef\x06\n\nReviewInfo\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x10\n\x08\x63ycle_id\x18\x04 \x01(\t\x12\x18\n\x10\x63hampion_version\x18\x05 \x01(\t\x12\x0e\n\x06policy\x18\x06 \x01(\t\x12\x11\n\tthreshold\x18\x07 \x01(\x01\x12\x13\n\x0b\x63hange_rate\x18\x08 \x01(\x01\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ndecided_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndecided_by\x18\x0c \x01(\t\x12\x0e\n\x06reason\x18\r \x01(\t\x12\x0e\n\x06metric\x18\x0e \x01(\t\x12H\n\x11\x63\x61ndidate_metrics\x18\x0f \x03(\x0b\x32-.adaptune.v1.ReviewInfo.CandidateMetricsEntry\x12\x46\n\x10\x63hampion_metrics\x18\x10 \x03(\x0b\x32,.adaptune.v1.ReviewInfo.ChampionMetricsEntry\x12\x0c\n\x04gain\x18\x11 \x01(\x01\x12\x13\n\x0bgate_reason\x18\x12 \x01(\t\x12(\n\x06\x61udits\x18\x13 \x03(\x0b\x32\x18.adaptune.v1.ReviewAudit\x12\x0e\n\x06layers\x18\x14 \x03(\r\x12\x15\n\rmodule_groups\x18\x15 \x03(\t\x12\x15\n\rdata_from_seq\x18\x16 \x01(\x04\x12\x13\n\x0b\x64\x61ta_to_seq\x18\x17 \x01(\x04\x12\x0e\n\x06n_test\x18\x18 \x01(\r\x12\x11\n\tn_changed\x18\x19 \x01(\r\x12*\n\x07samples\x18\x1a \x03(\x0b\x32\x19.adaptune.v1.ReviewSample\x12\x16\n\x0ereference_kind\x18\x1b \x01(\t\x1a\x37\n\x15\x43\x61ndidateMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x36\n\x14\x43hampionMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"4\n\x12ListReviewsRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"?\n\x13ListReviewsResponse\x12(\n\x07reviews\x18\x01 \x03(\x0b\x32\x17.adaptune.v1.ReviewInfo\"3\n\x10GetReviewRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"J\n\x17\x41pproveCandidateRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"I\n\x16RejectCandidateRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t2\xd5\x05\n\rTuningService\x12\x43\n\x08RunCycle\x12\x1c.adaptune.v1.RunCycleRequest\x1a\x17.adaptune.v1.CycleEvent0\x01\x12M\n\nListCycles\x12\x1e.adaptune.v1.ListCyclesRequest\x1a\x1f.adaptune.v1.ListCyclesResponse\x12S\n\x0cListAdapters\x12 .adaptune.v1.ListAdaptersRequest\x1a!.adaptune.v1.ListAdaptersResponse\x12N\n\x0ePromoteAdapter\x12\".adaptune.v1.PromoteAdapterRequest\x1a\x18.adaptune.v1.AdapterInfo\x12P\n\x0fRollbackAdapter\x12#.adaptune.v1.RollbackAdapterRequest\x1a\x18.adaptune.v1.AdapterInfo\x12P\n\x0bListReviews\x12\x1f.adaptune.v1.ListReviewsRequest\x1a .adaptune.v1.ListReviewsResponse\x12\x43\n\tGetReview\x12\x1d.adaptune.v1.GetReviewRequest\x1a\x17.adaptune.v1.ReviewInfo\x12Q\n\x10\x41pproveCandidate\x12$.adaptune.v1.ApproveCandidateRequest\x1a\x17.adaptune.v1.ReviewInfo\x12O\n\x0fRejectCandidate\x12#.adaptune.v1.RejectCandidateRequest\x1a\x17.adaptune.v1.ReviewInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CYCLEEVENT_METRICSENTRY']._serialized_options = b'8\001'
   _globals['_ADAPTERINFO_METRICSENTRY']._loaded_options = None
   _globals['_ADAPTERINFO_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_REVIEWSAMPLE_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_REVIEWSAMPLE_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_REVIEWAUDIT_PERGROUPENTRY']._loaded_options = None
+  _globals['_REVIEWAUDIT_PERGROUPENTRY']._serialized_options = b'8\001'
+  _globals['_REVIEWINFO_CANDIDATEMETRICSENTRY']._loaded_options = None
+  _globals['_REVIEWINFO_CANDIDATEMETRICSENTRY']._serialized_options = b'8\001'
+  _globals['_REVIEWINFO_CHAMPIONMETRICSENTRY']._loaded_options = None
+  _globals['_REVIEWINFO_CHAMPIONMETRICSENTRY']._serialized_options = b'8\001'
   _globals['_RUNCYCLEREQUEST']._serialized_start=74
   _globals['_RUNCYCLEREQUEST']._serialized_end=190
   _globals['_CYCLEEVENT']._serialized_start=193
@@ -43,23 +51,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CYCLEEVENT_METRICSENTRY']._serialized_start=445
   _globals['_CYCLEEVENT_METRICSENTRY']._serialized_end=491
   _globals['_ADAPTERINFO']._serialized_start=494
-  _globals['_ADAPTERINFO']._serialized_end=791
+  _globals['_ADAPTERINFO']._serialized_end=907
   _globals['_ADAPTERINFO_METRICSENTRY']._serialized_start=445
   _globals['_ADAPTERINFO_METRICSENTRY']._serialized_end=491
-  _globals['_LISTADAPTERSREQUEST']._serialized_start=793
-  _globals['_LISTADAPTERSREQUEST']._serialized_end=830
-  _globals['_LISTADAPTERSRESPONSE']._serialized_start=832
-  _globals['_LISTADAPTERSRESPONSE']._serialized_end=898
-  _globals['_PROMOTEADAPTERREQUEST']._serialized_start=900
-  _globals['_PROMOTEADAPTERREQUEST']._serialized_end=956
-  _globals['_ROLLBACKADAPTERREQUEST']._serialized_start=958
-  _globals['_ROLLBACKADAPTERREQUEST']._serialized_end=998
-  _globals['_LISTCYCLESREQUEST']._serialized_start=1000
-  _globals['_LISTCYCLESREQUEST']._serialized_end=1034
-  _globals['_CYCLEINFO']._serialized_start=1037
-  _globals['_CYCLEINFO']._serialized_end=1284
-  _globals['_LISTCYCLESRESPONSE']._serialized_start=1286
-  _globals['_LISTCYCLESRESPONSE']._serialized_end=1346
-  _globals['_TUNINGSERVICE']._serialized_start=1349
-  _globals['_TUNINGSERVICE']._serialized_end=1759
+  _globals['_LISTADAPTERSREQUEST']._serialized_start=909
+  _globals['_LISTADAPTERSREQUEST']._serialized_end=946
+  _globals['_LISTADAPTERSRESPONSE']._serialized_start=948
+  _globals['_LISTADAPTERSRESPONSE']._serialized_end=1014
+  _globals['_PROMOTEADAPTERREQUEST']._serialized_start=1016
+  _globals['_PROMOTEADAPTERREQUEST']._serialized_end=1072
+  _globals['_ROLLBACKADAPTERREQUEST']._serialized_start=1074
+  _globals['_ROLLBACKADAPTERREQUEST']._serialized_end=1114
+  _globals['_LISTCYCLESREQUEST']._serialized_start=1116
+  _globals['_LISTCYCLESREQUEST']._serialized_end=1150
+  _globals['_CYCLEINFO']._serialized_start=1153
+  _globals['_CYCLEINFO']._serialized_end=1400
+  _globals['_LISTCYCLESRESPONSE']._serialized_start=1402
+  _globals['_LISTCYCLESRESPONSE']._serialized_end=1462
+  _globals['_REVIEWSAMPLE']._serialized_start=1465
+  _globals['_REVIEWSAMPLE']._serialized_end=1659
+  _globals['_REVIEWSAMPLE_ATTRIBUTESENTRY']._serialized_start=1610
+  _globals['_REVIEWSAMPLE_ATTRIBUTESENTRY']._serialized_end=1659
+  _globals['_REVIEWAUDIT']._serialized_start=1662
+  _globals['_REVIEWAUDIT']._serialized_end=1862
+  _globals['_REVIEWAUDIT_PERGROUPENTRY']._serialized_start=1815
+  _globals['_REVIEWAUDIT_PERGROUPENTRY']._serialized_end=1862
+  _globals['_REVIEWINFO']._serialized_start=1865
+  _globals['_REVIEWINFO']._serialized_end=2744
+  _globals['_REVIEWINFO_CANDIDATEMETRICSENTRY']._serialized_start=2633
+  _globals['_REVIEWINFO_CANDIDATEMETRICSENTRY']._serialized_end=2688
+  _globals['_REVIEWINFO_CHAMPIONMETRICSENTRY']._serialized_start=2690
+  _globals['_REVIEWINFO_CHAMPIONMETRICSENTRY']._serialized_end=2744
+  _globals['_LISTREVIEWSREQUEST']._serialized_start=2746
+  _globals['_LISTREVIEWSREQUEST']._serialized_end=2798
+  _globals['_LISTREVIEWSRESPONSE']._serialized_start=2800
+  _globals['_LISTREVIEWSRESPONSE']._serialized_end=2863
+  _globals['_GETREVIEWREQUEST']._serialized_start=2865
+  _globals['_GETREVIEWREQUEST']._serialized_end=2916
+  _globals['_APPROVECANDIDATEREQUEST']._serialized_start=2918
+  _globals['_APPROVECANDIDATEREQUEST']._serialized_end=2992
+  _globals['_REJECTCANDIDATEREQUEST']._serialized_start=2994
+  _globals['_REJECTCANDIDATEREQUEST']._serialized_end=3067
+  _globals['_TUNINGSERVICE']._serialized_start=3070
+  _globals['_TUNINGSERVICE']._serialized_end=3795
 # @@protoc_insertion_point(module_scope)

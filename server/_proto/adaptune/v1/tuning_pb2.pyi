@@ -57,7 +57,7 @@ class CycleEvent(_message.Message):
     def __init__(self, cycle_id: _Optional[str] = ..., stage: _Optional[str] = ..., domain: _Optional[str] = ..., message: _Optional[str] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., loss: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., adapter_version: _Optional[str] = ..., summary_json: _Optional[str] = ..., report_path: _Optional[str] = ...) -> None: ...
 
 class AdapterInfo(_message.Message):
-    __slots__ = ("domain", "version", "status", "parent_domain", "parent_version", "layers", "metrics", "created_at", "base_model")
+    __slots__ = ("domain", "version", "status", "parent_domain", "parent_version", "layers", "metrics", "created_at", "base_model", "review_status", "reviewed_by", "reviewed_at", "review_reason")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,10 @@ class AdapterInfo(_message.Message):
     METRICS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REASON_FIELD_NUMBER: _ClassVar[int]
     domain: str
     version: str
     status: str
@@ -83,7 +87,11 @@ class AdapterInfo(_message.Message):
     metrics: _containers.ScalarMap[str, float]
     created_at: _timestamp_pb2.Timestamp
     base_model: str
-    def __init__(self, domain: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[str] = ..., parent_domain: _Optional[str] = ..., parent_version: _Optional[str] = ..., layers: _Optional[_Iterable[int]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., base_model: _Optional[str] = ...) -> None: ...
+    review_status: str
+    reviewed_by: str
+    reviewed_at: _timestamp_pb2.Timestamp
+    review_reason: str
+    def __init__(self, domain: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[str] = ..., parent_domain: _Optional[str] = ..., parent_version: _Optional[str] = ..., layers: _Optional[_Iterable[int]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., base_model: _Optional[str] = ..., review_status: _Optional[str] = ..., reviewed_by: _Optional[str] = ..., reviewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_reason: _Optional[str] = ...) -> None: ...
 
 class ListAdaptersRequest(_message.Message):
     __slots__ = ("domain",)
@@ -144,3 +152,161 @@ class ListCyclesResponse(_message.Message):
     CYCLES_FIELD_NUMBER: _ClassVar[int]
     cycles: _containers.RepeatedCompositeFieldContainer[CycleInfo]
     def __init__(self, cycles: _Optional[_Iterable[_Union[CycleInfo, _Mapping]]] = ...) -> None: ...
+
+class ReviewSample(_message.Message):
+    __slots__ = ("input", "candidate", "champion", "gold", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_FIELD_NUMBER: _ClassVar[int]
+    CHAMPION_FIELD_NUMBER: _ClassVar[int]
+    GOLD_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    input: str
+    candidate: str
+    champion: str
+    gold: str
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, input: _Optional[str] = ..., candidate: _Optional[str] = ..., champion: _Optional[str] = ..., gold: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ReviewAudit(_message.Message):
+    __slots__ = ("attribute", "metric", "gap", "bound", "passed", "per_group")
+    class PerGroupEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    PER_GROUP_FIELD_NUMBER: _ClassVar[int]
+    attribute: str
+    metric: str
+    gap: float
+    bound: float
+    passed: bool
+    per_group: _containers.ScalarMap[str, float]
+    def __init__(self, attribute: _Optional[str] = ..., metric: _Optional[str] = ..., gap: _Optional[float] = ..., bound: _Optional[float] = ..., passed: _Optional[bool] = ..., per_group: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class ReviewInfo(_message.Message):
+    __slots__ = ("domain", "version", "status", "cycle_id", "champion_version", "policy", "threshold", "change_rate", "created_at", "expires_at", "decided_at", "decided_by", "reason", "metric", "candidate_metrics", "champion_metrics", "gain", "gate_reason", "audits", "layers", "module_groups", "data_from_seq", "data_to_seq", "n_test", "n_changed", "samples", "reference_kind")
+    class CandidateMetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class ChampionMetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CYCLE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAMPION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_RATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_METRICS_FIELD_NUMBER: _ClassVar[int]
+    CHAMPION_METRICS_FIELD_NUMBER: _ClassVar[int]
+    GAIN_FIELD_NUMBER: _ClassVar[int]
+    GATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    AUDITS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    MODULE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    DATA_TO_SEQ_FIELD_NUMBER: _ClassVar[int]
+    N_TEST_FIELD_NUMBER: _ClassVar[int]
+    N_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_KIND_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    version: str
+    status: str
+    cycle_id: str
+    champion_version: str
+    policy: str
+    threshold: float
+    change_rate: float
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    decided_at: _timestamp_pb2.Timestamp
+    decided_by: str
+    reason: str
+    metric: str
+    candidate_metrics: _containers.ScalarMap[str, float]
+    champion_metrics: _containers.ScalarMap[str, float]
+    gain: float
+    gate_reason: str
+    audits: _containers.RepeatedCompositeFieldContainer[ReviewAudit]
+    layers: _containers.RepeatedScalarFieldContainer[int]
+    module_groups: _containers.RepeatedScalarFieldContainer[str]
+    data_from_seq: int
+    data_to_seq: int
+    n_test: int
+    n_changed: int
+    samples: _containers.RepeatedCompositeFieldContainer[ReviewSample]
+    reference_kind: str
+    def __init__(self, domain: _Optional[str] = ..., version: _Optional[str] = ..., status: _Optional[str] = ..., cycle_id: _Optional[str] = ..., champion_version: _Optional[str] = ..., policy: _Optional[str] = ..., threshold: _Optional[float] = ..., change_rate: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_by: _Optional[str] = ..., reason: _Optional[str] = ..., metric: _Optional[str] = ..., candidate_metrics: _Optional[_Mapping[str, float]] = ..., champion_metrics: _Optional[_Mapping[str, float]] = ..., gain: _Optional[float] = ..., gate_reason: _Optional[str] = ..., audits: _Optional[_Iterable[_Union[ReviewAudit, _Mapping]]] = ..., layers: _Optional[_Iterable[int]] = ..., module_groups: _Optional[_Iterable[str]] = ..., data_from_seq: _Optional[int] = ..., data_to_seq: _Optional[int] = ..., n_test: _Optional[int] = ..., n_changed: _Optional[int] = ..., samples: _Optional[_Iterable[_Union[ReviewSample, _Mapping]]] = ..., reference_kind: _Optional[str] = ...) -> None: ...
+
+class ListReviewsRequest(_message.Message):
+    __slots__ = ("domain", "status")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    status: str
+    def __init__(self, domain: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class ListReviewsResponse(_message.Message):
+    __slots__ = ("reviews",)
+    REVIEWS_FIELD_NUMBER: _ClassVar[int]
+    reviews: _containers.RepeatedCompositeFieldContainer[ReviewInfo]
+    def __init__(self, reviews: _Optional[_Iterable[_Union[ReviewInfo, _Mapping]]] = ...) -> None: ...
+
+class GetReviewRequest(_message.Message):
+    __slots__ = ("domain", "version")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    version: str
+    def __init__(self, domain: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ApproveCandidateRequest(_message.Message):
+    __slots__ = ("domain", "version", "reason")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    version: str
+    reason: str
+    def __init__(self, domain: _Optional[str] = ..., version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectCandidateRequest(_message.Message):
+    __slots__ = ("domain", "version", "reason")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    version: str
+    reason: str
+    def __init__(self, domain: _Optional[str] = ..., version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

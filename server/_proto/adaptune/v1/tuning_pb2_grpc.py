@@ -59,6 +59,26 @@ class TuningServiceStub:
                 request_serializer=adaptune_dot_v1_dot_tuning__pb2.RollbackAdapterRequest.SerializeToString,
                 response_deserializer=adaptune_dot_v1_dot_tuning__pb2.AdapterInfo.FromString,
                 _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/adaptune.v1.TuningService/ListReviews',
+                request_serializer=adaptune_dot_v1_dot_tuning__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=adaptune_dot_v1_dot_tuning__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.GetReview = channel.unary_unary(
+                '/adaptune.v1.TuningService/GetReview',
+                request_serializer=adaptune_dot_v1_dot_tuning__pb2.GetReviewRequest.SerializeToString,
+                response_deserializer=adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.FromString,
+                _registered_method=True)
+        self.ApproveCandidate = channel.unary_unary(
+                '/adaptune.v1.TuningService/ApproveCandidate',
+                request_serializer=adaptune_dot_v1_dot_tuning__pb2.ApproveCandidateRequest.SerializeToString,
+                response_deserializer=adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.FromString,
+                _registered_method=True)
+        self.RejectCandidate = channel.unary_unary(
+                '/adaptune.v1.TuningService/RejectCandidate',
+                request_serializer=adaptune_dot_v1_dot_tuning__pb2.RejectCandidateRequest.SerializeToString,
+                response_deserializer=adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.FromString,
+                _registered_method=True)
 
 
 class TuningServiceServicer:
@@ -94,6 +114,31 @@ class TuningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReviews(self, request, context):
+        """Expert review: candidates a domain's review policy held, and a person's decision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveCandidate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectCandidate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TuningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +166,26 @@ def add_TuningServiceServicer_to_server(servicer, server):
                     servicer.RollbackAdapter,
                     request_deserializer=adaptune_dot_v1_dot_tuning__pb2.RollbackAdapterRequest.FromString,
                     response_serializer=adaptune_dot_v1_dot_tuning__pb2.AdapterInfo.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=adaptune_dot_v1_dot_tuning__pb2.ListReviewsRequest.FromString,
+                    response_serializer=adaptune_dot_v1_dot_tuning__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'GetReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReview,
+                    request_deserializer=adaptune_dot_v1_dot_tuning__pb2.GetReviewRequest.FromString,
+                    response_serializer=adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.SerializeToString,
+            ),
+            'ApproveCandidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveCandidate,
+                    request_deserializer=adaptune_dot_v1_dot_tuning__pb2.ApproveCandidateRequest.FromString,
+                    response_serializer=adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.SerializeToString,
+            ),
+            'RejectCandidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectCandidate,
+                    request_deserializer=adaptune_dot_v1_dot_tuning__pb2.RejectCandidateRequest.FromString,
+                    response_serializer=adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +323,114 @@ class TuningService:
             '/adaptune.v1.TuningService/RollbackAdapter',
             adaptune_dot_v1_dot_tuning__pb2.RollbackAdapterRequest.SerializeToString,
             adaptune_dot_v1_dot_tuning__pb2.AdapterInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adaptune.v1.TuningService/ListReviews',
+            adaptune_dot_v1_dot_tuning__pb2.ListReviewsRequest.SerializeToString,
+            adaptune_dot_v1_dot_tuning__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adaptune.v1.TuningService/GetReview',
+            adaptune_dot_v1_dot_tuning__pb2.GetReviewRequest.SerializeToString,
+            adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveCandidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adaptune.v1.TuningService/ApproveCandidate',
+            adaptune_dot_v1_dot_tuning__pb2.ApproveCandidateRequest.SerializeToString,
+            adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectCandidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/adaptune.v1.TuningService/RejectCandidate',
+            adaptune_dot_v1_dot_tuning__pb2.RejectCandidateRequest.SerializeToString,
+            adaptune_dot_v1_dot_tuning__pb2.ReviewInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,91 @@
+"""Expert review over a real gRPC server: domain review policies and bad review requests.
+
+No cycle runs here (fast): every bad input gets INVALID_ARGUMENT or NOT_FOUND naming the
+field, and nothing is stored or changed.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from recsys.domains import get_domain
+from server._proto.adaptune.v1 import interactions_pb2 as ipb
+from server._proto.adaptune.v1 import interactions_pb2_grpc as ipb_grpc
+from server._proto.adaptune.v1 import tuning_pb2 as pb
+from server._proto.adaptune.v1 import tuning_pb2_grpc as pb_grpc
+from server.client import ClientError
+
+
+def test_a_domain_stores_its_review_policy_and_an_update_without_one_keeps_it(live_server):
+    client = live_server.client
+    assert client.upsert_domain("legal").review_policy == "auto"
+    held = client.upsert_domain("contracts", review_policy="required_above", review_threshold=0.2)
+    assert (held.review_policy, held.review_threshold) == ("required_above", 0.2)
+    assert client.upsert_domain("legal", review_policy="required").review_policy == "required"
+    # A later update that says nothing about review (e.g. a new description) keeps the policy.
+    kept = client.upsert_domain("legal", description="law")
+    assert (kept.description, kept.review_policy) == ("law", "required")
+    stored = {d.name: (d.review_policy, d.review_threshold) for d in client.list_domains()}
+    assert stored == {"legal": ("required", 0.0), "contracts": ("required_above", 0.2)}
+    assert client.upsert_domain("contracts", review_policy="auto").review_threshold == 0.0
+
+
+@pytest.mark.parametrize(
+    ("policy", "threshold", "message"),
+    [
+        ("sometimes", 0.0, "review_policy must be one of ['auto', 'required', 'required_above'], got 'sometimes'"),
+        ("required_above", 1.5, "review_threshold must be a share of changed held-out answers in [0, 1)"),
+        ("required_above", -0.1, "review_threshold must be a share"),
+        ("required", 0.3, "review_threshold applies only to review_policy 'required_above'; got 0.3"),
+    ],
+)
+def test_a_bad_review_policy_is_refused_naming_the_field_and_nothing_is_stored(live_server, policy, threshold, message):
+    live_server.client.upsert_domain("legal", review_policy="required")
+    raw = ipb_grpc.InteractionServiceStub(grpc.insecure_channel(live_server.address))
+    for name in ("legal", "newdomain"):
+        domain = ipb.Domain(name=name, description="changed", review_policy=policy, review_threshold=threshold)
+        with pytest.raises(grpc.RpcError) as error:
+            raw.UpsertDomain(ipb.UpsertDomainRequest(domain=domain))
+        assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert message in error.value.details()
+    legal = get_domain(live_server.db, "legal")
+    assert (legal.description, legal.review_policy, legal.review_threshold) == ("", "required", 0.0)
+    assert get_domain(live_server.db, "newdomain") is None
+
+
+@pytest.mark.parametrize(
+    ("call", "request_message", "code", "message"),
+    [
+        ("GetReview", pb.GetReviewRequest(domain="legal", version="v0009"), grpc.StatusCode.NOT_FOUND,
+         "no review of 'legal' version 'v0009'"),
+        ("GetReview", pb.GetReviewRequest(domain="legal", version="v9"), grpc.StatusCode.INVALID_ARGUMENT,
+         "version 'v9' is invalid"),
+        ("GetReview", pb.GetReviewRequest(domain="Legal!", version="v0001"), grpc.StatusCode.INVALID_ARGUMENT,
+         "domain 'Legal!' is invalid"),
+        ("ListReviews", pb.ListReviewsRequest(status="pending"), grpc.StatusCode.INVALID_ARGUMENT,
+         "status must be one of ['awaiting', 'approved', 'rejected', 'superseded'], got 'pending'"),
+        ("ApproveCandidate", pb.ApproveCandidateRequest(domain="legal", version="v0001"), grpc.StatusCode.NOT_FOUND,
+         "no review of 'legal' version 'v0001'"),
+        ("ApproveCandidate", pb.ApproveCandidateRequest(domain="legal", version=""), grpc.StatusCode.INVALID_ARGUMENT,
+         "version '' is invalid"),
+        ("RejectCandidate", pb.RejectCandidateRequest(domain="legal", version="v0001", reason="  "),
+         grpc.StatusCode.INVALID_ARGUMENT, "reason must say why the candidate is rejected"),
+        ("RejectCandidate", pb.RejectCandidateRequest(domain="legal", version="v0001", reason="bad"),
+         grpc.StatusCode.NOT_FOUND, "no review of 'legal' version 'v0001'"),
+    ],
+)
+def test_bad_review_requests_get_the_right_status_naming_the_field(live_server, call, request_message, code, message):
+    raw = pb_grpc.TuningServiceStub(grpc.insecure_channel(live_server.address))
+    with pytest.raises(grpc.RpcError) as error:
+        getattr(raw, call)(request_message)
+    assert error.value.code() is code
+    assert message in error.value.details()
+    assert live_server.db.cursor().execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
+
+
+def test_the_client_raises_client_errors_and_lists_nothing_before_any_cycle(live_server):
+    assert live_server.client.list_reviews() == []
+    with pytest.raises(ClientError) as error:
+        live_server.client.reject_candidate("legal", "v0001", "")
+    assert error.value.code is grpc.StatusCode.INVALID_ARGUMENT and "reason" in error.value.details
