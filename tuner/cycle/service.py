@@ -24,6 +24,7 @@ from recsys.store import Database
 from tuner.cycle.config import CycleConfig, CycleRequest
 from tuner.cycle.errors import CycleBusyError
 from tuner.cycle.progress import CycleEvent
+from tuner.executors.config import ExecutorConfig
 
 if TYPE_CHECKING:
     from tuner.cycle.running import CycleResult
@@ -91,8 +92,11 @@ class CycleService:
         reports_dir: str | Path,
         *,
         load_base: Callable[[str, str], "BaseModel"] | None = None,
+        executor: ExecutorConfig | None = None,
     ) -> None:
         self.db = db
+        # Where the per-domain jobs run; a worker process unless told otherwise.
+        self.executor = executor or ExecutorConfig()
         self.config = config
         self.adapters_dir = Path(adapters_dir)
         self.reports_dir = Path(reports_dir)
@@ -196,7 +200,8 @@ class CycleService:
                 handle.emit(CycleEvent(handle.cycle_id, "failed", message=f"{type(exc).__name__}: {exc}"))
                 raise
             workspace = Workspace(self.db, self.registry, base, self.reports_dir)
-            result = run_started_cycle(workspace, handle.config, handle.record, emit=handle.emit, cancel=handle.cancel)
+            result = run_started_cycle(workspace, handle.config, handle.record, emit=handle.emit, cancel=handle.cancel,
+                                       executor=self.executor)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the handle
             error = exc
             log.warning("cycle %s failed: %s", handle.cycle_id, exc)
