@@ -116,7 +116,10 @@ def test_every_executor_registers_the_adapters_inline_registers(kind, oracle, tm
     try:
         assert_same_adapters(expected, registered(ws))
         assert [o.gate.to_json() for o in result.outcomes] == [o.gate.to_json() for o in expected_result.outcomes]
-        assert stages(events) == stages(expected_events)
+        # Ray runs billing and cards side by side, so events may interleave; the child still
+        # waited for its parent's candidate (it warm-started from it).
+        assert sorted(stages(events)) == sorted(stages(expected_events))
+        assert [o.warm_start for o in result.outcomes] == [None, None, "billing/v0001"]
         assert last_watermark(ws.db) == result.record.watermark_to == expected_result.record.watermark_to
         assert not (tmp_path / "cycle-snapshots" / result.cycle_id).exists()  # the snapshot is removed
     finally:
