@@ -62,16 +62,18 @@ def snapshot_folder(ws: "Workspace", cycle_id: str) -> Path:
 
 
 class Dispatch:
-    """Runs one cycle's jobs; ``run`` returns the failures, outcomes go to ``on_outcome``."""
+    """Runs one cycle's jobs; outcomes go to ``on_outcome``, failures and job records stay here."""
 
     def __init__(self, ws: "Workspace", config: CycleConfig, ctx: PlanContext, executor: Executor) -> None:
         self.ws, self.config, self.ctx, self.executor = ws, config, ctx, executor
         self.promoted_here: dict[str, StagedAdapter] = {}
         self.failures: list[JobFailure] = []
+        # Where and how long each finished job ran (the summary's ``jobs``).
+        self.jobs: list[dict] = []
         self._running: dict[Future, _Running] = {}
         self._snapshot = snapshot_folder(ws, ctx.cycle_id)
 
-    def run(self, plans: list[DomainPlan], on_outcome: Callable[["DomainOutcome"], None]) -> list[JobFailure]:
+    def run(self, plans: list[DomainPlan], on_outcome: Callable[["DomainOutcome"], None]) -> "Dispatch":
         planned = {p.domain for p in plans}
         waits_for = {p.domain: {d for d in chain(self.ws.db, p.domain)[:-1] if d in planned} for p in plans}
         pending, finished = list(plans), set()
@@ -96,7 +98,7 @@ class Dispatch:
             raise
         finally:
             shutil.rmtree(self._snapshot, ignore_errors=True)
-        return self.failures
+        return self
 
     def _submit(self, plan: DomainPlan, attempt: int, errors: tuple[str, ...]) -> None:
         ancestors = {d: s for d, s in self.promoted_here.items() if d in chain(self.ws.db, plan.domain)}
@@ -125,6 +127,7 @@ class Dispatch:
         self._remove_new_folders(job, keep=outcome.staged.path)
         for event in result.events:
             self.ctx.emit(event)
+        self.jobs.append({"domain": domain, "worker": result.worker, "seconds": result.seconds, "attempt": job.attempt})
         if job.errors:
             outcome.notes.append(f"succeeded at attempt {job.attempt} after: {'; '.join(job.errors)}")
         if outcome.gate.promote:

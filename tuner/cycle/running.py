@@ -212,8 +212,8 @@ def train_domain(
 
 
 def run_jobs(ws: Workspace, ordered: list[DomainPlan], config: CycleConfig, ctx: PlanContext,
-             executor: ExecutorConfig | Executor | None, on_outcome) -> list:
-    """Every planned domain's job on the executor (inline unless given); the failures."""
+             executor: ExecutorConfig | Executor | None, on_outcome):
+    """Every planned domain's job on the executor (inline unless given); the finished Dispatch."""
     from tuner.cycle.dispatch import Dispatch
     from tuner.executors.factory import make_executor
 
@@ -299,11 +299,12 @@ def run_started_cycle(
                 adapter_version=outcome.staged.version,
             )  # fmt: skip
 
-        failures = run_jobs(ws, ordered, config, ctx, executor, record_outcome) if ordered else []
+        jobs = run_jobs(ws, ordered, config, ctx, executor, record_outcome) if ordered else None
         outcomes.sort(key=lambda o: [p.domain for p in ordered].index(o.domain))
         ctx.check()
         summary = summarize(record, config, ws, plan, outcomes, time.perf_counter() - started, report_path)
-        summary["failed"] = [f.to_json() for f in failures]
+        summary["failed"] = [f.to_json() for f in jobs.failures] if jobs else []
+        summary["jobs"] = jobs.jobs if jobs else []
         if config.dry_run:
             closed = finish_cycle(ws.db, record.cycle_id, summary, status="planned")
         else:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x64\x61ptune/v1/tuning.proto\x12\x0b\x61\x64\x61ptune.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x0fRunCycleRequest\x12\x13\n\x0bmax_domains\x18\x01 \x01(\r\x12\x14\n\x0clayer_budget\x18\x02 \x01(\x01\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x14\n\x0cmin_examples\x18\x04 \x01(\r\x12\x0f\n\x07\x64omains\x18\x05 \x03(\t\"\xaa\x02\n\nCycleEvent\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04step\x18\x05 \x01(\r\x12\x13\n\x0btotal_steps\x18\x06 \x01(\r\x12\x0c\n\x04loss\x18\x07 \x01(\x01\x12\x35\n\x07metrics\x18\x08 \x03(\x0b\x32$.adaptune.v1.CycleEvent.MetricsEntry\x12\x17\n\x0f\x61\x64\x61pter_version\x18\t \x01(\t\x12\x14\n\x0csummary_json\x18\n \x01(\t\x12\x13\n\x0breport_path\x18\x0b \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa9\x02\n\x0b\x41\x64\x61pterInfo\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x15\n\rparent_domain\x18\x04 \x01(\t\x12\x16\n\x0eparent_version\x18\x05 \x01(\t\x12\x0e\n\x06layers\x18\x06 \x03(\r\x12\x36\n\x07metrics\x18\x07 \x03(\x0b\x32%.adaptune.v1.AdapterInfo.MetricsEntry\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbase_model\x18\t \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"%\n\x13ListAdaptersRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"B\n\x14ListAdaptersResponse\x12*\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.AdapterInfo\"8\n\x15PromoteAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"(\n\x16RollbackAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"\"\n\x11ListCyclesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"\xf7\x01\n\tCycleInfo\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csummary_json\x18\x05 \x01(\t\x12\x16\n\x0ewatermark_from\x18\x06 \x01(\x04\x12\x14\n\x0cwatermark_to\x18\x07 \x01(\x04\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x14\n\x0crequest_json\x18\t \x01(\t\"<\n\x12ListCyclesResponse\x12&\n\x06\x63ycles\x18\x01 \x03(\x0b\x32\x16.adaptune.v1.CycleInfo2\x9a\x03\n\rTuningService\x12\x43\n\x08RunCycle\x12\x1c.adaptune.v1.RunCycleRequest\x1a\x17.adaptune.v1.CycleEvent0\x01\x12M\n\nListCycles\x12\x1e.adaptune.v1.ListCyclesRequest\x1a\x1f.adaptune.v1.ListCyclesResponse\x12S\n\x0cListAdapters\x12 .adaptune.v1.ListAdaptersRequest\x1a!.adaptune.v1.ListAdaptersResponse\x12N\n\x0ePromoteAdapter\x12\".adaptune.v1.PromoteAdapterRequest\x1a\x18.adaptune.v1.AdapterInfo\x12P\n\x0fRollbackAdapter\x12#.adaptune.v1.RollbackAdapterRequest\x1a\x18.adaptune.v1.AdapterInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x64\x61ptune/v1/tuning.proto\x12\x0b\x61\x64\x61ptune.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x01\n\x0fRunCycleRequest\x12\x13\n\x0bmax_domains\x18\x01 \x01(\r\x12\x14\n\x0clayer_budget\x18\x02 \x01(\x01\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x14\n\x0cmin_examples\x18\x04 \x01(\r\x12\x0f\n\x07\x64omains\x18\x05 \x03(\t\x12\x10\n\x08\x65xecutor\x18( \x01(\t\x12\x13\n\x0bray_address\x18) \x01(\t\"\xaa\x02\n\nCycleEvent\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04step\x18\x05 \x01(\r\x12\x13\n\x0btotal_steps\x18\x06 \x01(\r\x12\x0c\n\x04loss\x18\x07 \x01(\x01\x12\x35\n\x07metrics\x18\x08 \x03(\x0b\x32$.adaptune.v1.CycleEvent.MetricsEntry\x12\x17\n\x0f\x61\x64\x61pter_version\x18\t \x01(\t\x12\x14\n\x0csummary_json\x18\n \x01(\t\x12\x13\n\x0breport_path\x18\x0b \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa9\x02\n\x0b\x41\x64\x61pterInfo\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x15\n\rparent_domain\x18\x04 \x01(\t\x12\x16\n\x0eparent_version\x18\x05 \x01(\t\x12\x0e\n\x06layers\x18\x06 \x03(\r\x12\x36\n\x07metrics\x18\x07 \x03(\x0b\x32%.adaptune.v1.AdapterInfo.MetricsEntry\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbase_model\x18\t \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"%\n\x13ListAdaptersRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"B\n\x14ListAdaptersResponse\x12*\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x18.adaptune.v1.AdapterInfo\"8\n\x15PromoteAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"(\n\x16RollbackAdapterRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\"\"\n\x11ListCyclesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"\xf7\x01\n\tCycleInfo\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csummary_json\x18\x05 \x01(\t\x12\x16\n\x0ewatermark_from\x18\x06 \x01(\x04\x12\x14\n\x0cwatermark_to\x18\x07 \x01(\x04\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x14\n\x0crequest_json\x18\t \x01(\t\"<\n\x12ListCyclesResponse\x12&\n\x06\x63ycles\x18\x01 \x03(\x0b\x32\x16.adaptune.v1.CycleInfo2\x9a\x03\n\rTuningService\x12\x43\n\x08RunCycle\x12\x1c.adaptune.v1.RunCycleRequest\x1a\x17.adaptune.v1.CycleEvent0\x01\x12M\n\nListCycles\x12\x1e.adaptune.v1.ListCyclesRequest\x1a\x1f.adaptune.v1.ListCyclesResponse\x12S\n\x0cListAdapters\x12 .adaptune.v1.ListAdaptersRequest\x1a!.adaptune.v1.ListAdaptersResponse\x12N\n\x0ePromoteAdapter\x12\".adaptune.v1.PromoteAdapterRequest\x1a\x18.adaptune.v1.AdapterInfo\x12P\n\x0fRollbackAdapter\x12#.adaptune.v1.RollbackAdapterRequest\x1a\x18.adaptune.v1.AdapterInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,30 +36,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CYCLEEVENT_METRICSENTRY']._serialized_options = b'8\001'
   _globals['_ADAPTERINFO_METRICSENTRY']._loaded_options = None
   _globals['_ADAPTERINFO_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_RUNCYCLEREQUEST']._serialized_start=74
-  _globals['_RUNCYCLEREQUEST']._serialized_end=190
-  _globals['_CYCLEEVENT']._serialized_start=193
-  _globals['_CYCLEEVENT']._serialized_end=491
-  _globals['_CYCLEEVENT_METRICSENTRY']._serialized_start=445
-  _globals['_CYCLEEVENT_METRICSENTRY']._serialized_end=491
-  _globals['_ADAPTERINFO']._serialized_start=494
-  _globals['_ADAPTERINFO']._serialized_end=791
-  _globals['_ADAPTERINFO_METRICSENTRY']._serialized_start=445
-  _globals['_ADAPTERINFO_METRICSENTRY']._serialized_end=491
-  _globals['_LISTADAPTERSREQUEST']._serialized_start=793
-  _globals['_LISTADAPTERSREQUEST']._serialized_end=830
-  _globals['_LISTADAPTERSRESPONSE']._serialized_start=832
-  _globals['_LISTADAPTERSRESPONSE']._serialized_end=898
-  _globals['_PROMOTEADAPTERREQUEST']._serialized_start=900
-  _globals['_PROMOTEADAPTERREQUEST']._serialized_end=956
-  _globals['_ROLLBACKADAPTERREQUEST']._serialized_start=958
-  _globals['_ROLLBACKADAPTERREQUEST']._serialized_end=998
-  _globals['_LISTCYCLESREQUEST']._serialized_start=1000
-  _globals['_LISTCYCLESREQUEST']._serialized_end=1034
-  _globals['_CYCLEINFO']._serialized_start=1037
-  _globals['_CYCLEINFO']._serialized_end=1284
-  _globals['_LISTCYCLESRESPONSE']._serialized_start=1286
-  _globals['_LISTCYCLESRESPONSE']._serialized_end=1346
-  _globals['_TUNINGSERVICE']._serialized_start=1349
-  _globals['_TUNINGSERVICE']._serialized_end=1759
+  _globals['_RUNCYCLEREQUEST']._serialized_start=75
+  _globals['_RUNCYCLEREQUEST']._serialized_end=230
+  _globals['_CYCLEEVENT']._serialized_start=233
+  _globals['_CYCLEEVENT']._serialized_end=531
+  _globals['_CYCLEEVENT_METRICSENTRY']._serialized_start=485
+  _globals['_CYCLEEVENT_METRICSENTRY']._serialized_end=531
+  _globals['_ADAPTERINFO']._serialized_start=534
+  _globals['_ADAPTERINFO']._serialized_end=831
+  _globals['_ADAPTERINFO_METRICSENTRY']._serialized_start=485
+  _globals['_ADAPTERINFO_METRICSENTRY']._serialized_end=531
+  _globals['_LISTADAPTERSREQUEST']._serialized_start=833
+  _globals['_LISTADAPTERSREQUEST']._serialized_end=870
+  _globals['_LISTADAPTERSRESPONSE']._serialized_start=872
+  _globals['_LISTADAPTERSRESPONSE']._serialized_end=938
+  _globals['_PROMOTEADAPTERREQUEST']._serialized_start=940
+  _globals['_PROMOTEADAPTERREQUEST']._serialized_end=996
+  _globals['_ROLLBACKADAPTERREQUEST']._serialized_start=998
+  _globals['_ROLLBACKADAPTERREQUEST']._serialized_end=1038
+  _globals['_LISTCYCLESREQUEST']._serialized_start=1040
+  _globals['_LISTCYCLESREQUEST']._serialized_end=1074
+  _globals['_CYCLEINFO']._serialized_start=1077
+  _globals['_CYCLEINFO']._serialized_end=1324
+  _globals['_LISTCYCLESRESPONSE']._serialized_start=1326
+  _globals['_LISTCYCLESRESPONSE']._serialized_end=1386
+  _globals['_TUNINGSERVICE']._serialized_start=1389
+  _globals['_TUNINGSERVICE']._serialized_end=1799
 # @@protoc_insertion_point(module_scope)
