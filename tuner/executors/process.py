@@ -10,17 +10,29 @@ retries it, and the next submit starts a fresh worker.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from tuner.executors.base import DomainJob, Executor, check_picklable
+
+PARENT_POLL_SECONDS = 1.0
 
 
 def _init_worker(threads: int) -> None:
     from tuner.executors.job import set_torch_threads
 
     set_torch_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="adaptune-parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A server killed outright must not leave its worker training and staging folders later."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 class ProcessExecutor(Executor):
