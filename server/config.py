@@ -8,6 +8,7 @@ from pathlib import Path
 
 from recsys.events.validate import EventLimits
 from tuner.cycle.config import CycleConfig
+from tuner.executors.config import ExecutorConfig
 from tuner.serving.config import ServingConfig
 
 DEFAULT_DB_PATH = Path("var/adaptune.duckdb")
@@ -45,6 +46,8 @@ class ServerConfig:
     limits: EventLimits = field(default_factory=EventLimits)
     # What a tuning cycle does, on which base model (RunCycle and the nightly schedule).
     cycle: CycleConfig = field(default_factory=CycleConfig)
+    # Where a cycle's per-domain jobs run (default: a spawned worker process beside the server).
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     # Run a cycle every day at this local time, "HH:MM"; None: only on request.
     nightly_at: str | None = None
     # Cycle reports (Markdown + PNGs) go to <reports_dir>/<cycle_id>/.
@@ -78,6 +81,8 @@ class ServerConfig:
             raise ValueError(f"limits must be an EventLimits, got {type(self.limits).__name__}")
         if not isinstance(self.cycle, CycleConfig):
             raise ValueError(f"cycle must be a CycleConfig, got {type(self.cycle).__name__}")
+        if not isinstance(self.executor, ExecutorConfig):
+            raise ValueError(f"executor must be an ExecutorConfig, got {type(self.executor).__name__}")
         if self.nightly_at is not None:
             from server.scheduler import parse_time_of_day
 

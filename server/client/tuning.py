@@ -31,6 +31,8 @@ class TuningMixin:
         min_examples: int | None = None,
         dry_run: bool = False,
         domains: tuple[str, ...] | list[str] = (),
+        executor: str | None = None,
+        ray_address: str | None = None,
         timeout: float | None = None,
     ) -> Iterator[CycleEvent]:
         """Start a cycle and yield its progress events until it finished.
@@ -42,7 +44,7 @@ class TuningMixin:
         """
         request = CycleRequest(
             max_domains=max_domains, layer_budget=layer_budget, min_examples=min_examples, dry_run=dry_run,
-            domains=tuple(domains),
+            domains=tuple(domains), executor=executor, ray_address=ray_address,
         )
         call = self._tuning.RunCycle(convert.request_to_proto(request), metadata=self._metadata, timeout=timeout)
         try:

@@ -28,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="compute budget per domain: fraction (0, 1] of the cost of adapting every layer")
     parser.add_argument("--min-examples", type=int, default=None, help="new labeled examples a domain needs")
     parser.add_argument("--domains", default=None, help="only these domains, comma separated")
+    parser.add_argument("--executor", default=None, metavar="inline|process|ray",
+                        help="where this cycle's per-domain jobs run (default: the server's --executor)")
+    parser.add_argument("--ray-address", default=None, metavar="auto|HOST:PORT",
+                        help="Ray cluster for --executor ray (default: the server's, else a local instance)")
     parser.add_argument("--dry-run", action="store_true", help="rank and plan only: nothing trained or registered")
     parser.add_argument("--json", action="store_true", help="print the cycle's summary as JSON at the end")
     parser.add_argument("--history", type=int, default=None, metavar="N", help="list the last N cycles instead")
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         finished = client.run_cycle(
             on_event=printer, max_domains=args.max_domains, layer_budget=args.budget,
             min_examples=args.min_examples, dry_run=args.dry_run, domains=domains,
+            executor=args.executor, ray_address=args.ray_address,
         )  # fmt: skip
     if args.json:
         print(json.dumps(finished.summary, indent=2))

@@ -16,6 +16,7 @@ from server.config import (
     resolve_token,
     ServerConfig,
 )
+from server.executor_args import add_executor_arguments, executor_config_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cycle = parser.add_argument_group("tuning cycles (on --model/--task; see tuner.cycle.config.CycleConfig)")
     cycle.add_argument("--cycle-config", type=Path, default=None, help="JSON file of CycleConfig fields (its train: TrainConfig fields)")
     cycle.add_argument("--nightly-at", default=None, metavar="HH:MM", help="run a cycle every day at this local time")
+    add_executor_arguments(cycle)
     cycle.add_argument("--reports", type=Path, default=DEFAULT_REPORTS_DIR, help=f"cycle reports (default {DEFAULT_REPORTS_DIR})")
     parser.set_defaults(func=run)
 
@@ -76,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         adapters_dir=args.adapters,
         serving=replace(ServerConfig().serving, base_model=args.model, task=args.task, max_adapters=args.max_adapters),
         cycle=cycle_config_from_args(args),
+        executor=executor_config_from_args(args),
         nightly_at=args.nightly_at,
         reports_dir=args.reports,
     )

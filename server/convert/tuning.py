@@ -48,6 +48,8 @@ def request_from_proto(message: pb.RunCycleRequest) -> CycleRequest:
         min_examples=message.min_examples or None,
         dry_run=message.dry_run,
         domains=tuple(message.domains),
+        executor=message.executor or None,
+        ray_address=message.ray_address or None,
     )
 
 
@@ -58,6 +60,8 @@ def request_to_proto(request: CycleRequest) -> pb.RunCycleRequest:
         min_examples=request.min_examples or 0,
         dry_run=request.dry_run,
         domains=list(request.domains),
+        executor=request.executor or "",
+        ray_address=request.ray_address or "",
     )
 
 

@@ -81,7 +81,7 @@ class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
 def install(server: grpc.Server, context: AppContext) -> str:
     """The cycle service (stale cycles marked interrupted first) and, when asked, the nightly schedule."""
     config = context.config
-    cycles = CycleService(context.db, config.cycle, config.adapters_dir, config.reports_dir)
+    cycles = CycleService(context.db, config.cycle, config.adapters_dir, config.reports_dir, executor=config.executor)
     cycles.recover()
     scheduler = None
     if config.nightly_at:

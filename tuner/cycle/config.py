@@ -17,6 +17,8 @@ from typing import Any
 from recsys.domains import check_domain_name
 from recsys.layers import DEFAULT_LAYER_BUDGET
 from tuner.config import TrainConfig
+from tuner.executors.config import KINDS as EXECUTOR_KINDS
+from tuner.executors.config import check_ray_address
 
 LORA_GROUPS = ("attention", "mlp")
 TASKS = ("classification", "generation")
@@ -170,9 +172,18 @@ class CycleRequest:
     min_examples: int | None = None
     dry_run: bool = False
     domains: tuple[str, ...] = ()
+    # Where this run's jobs run (None: the server's executor); see tuner.executors.config.
+    executor: str | None = None
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domains", tuple(self.domains))
+        if self.executor is not None and self.executor not in EXECUTOR_KINDS:
+            raise ValueError(f"executor must be one of {list(EXECUTOR_KINDS)}, got {self.executor!r}")
+        if self.ray_address is not None:
+            check_ray_address(self.ray_address)
+            if self.executor != "ray":
+                raise ValueError(f"ray_address is only used with executor 'ray', got executor {self.executor!r}")
         if self.max_domains is not None:
             _int_in(self, "max_domains", 1, MAX_DOMAINS)
         if self.min_examples is not None:

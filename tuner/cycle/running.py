@@ -37,12 +37,14 @@ from tuner.cycle.gate import GateResult, gate
 from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, plan_cycle
 from tuner.cycle.progress import CycleEvent, EventSink, ignore
 from tuner.data import drop_unseen
+from tuner.executors.base import Executor
+from tuner.executors.config import ExecutorConfig
 from tuner.errors import IncompatibleAdapterError
 from tuner.public_errors import describe_failure
 from tuner.loading import BaseModel
 from tuner.registry import AdapterRecord, AdapterRegistry, StagedAdapter
 from tuner.review.decisions import expire
-from tuner.review.holding import apply_review_policy, review_statements
+from tuner.review.holding import review_statements
 from tuner.review.policy import Hold
 from tuner.targeting import check_parent
 from tuner.training import EvalPoint, train_adapter
@@ -228,6 +230,18 @@ def train_domain(
 # -- the whole cycle ------------------------------------------------------------------------
 
 
+def run_jobs(ws: Workspace, ordered: list[DomainPlan], config: CycleConfig, ctx: PlanContext,
+             executor: ExecutorConfig | Executor | None, on_outcome):
+    """Every planned domain's job on the executor (inline unless given); the finished Dispatch."""
+    from tuner.cycle.dispatch import Dispatch
+    from tuner.executors.factory import make_executor
+
+    if not isinstance(executor, Executor):
+        executor = make_executor(executor or ExecutorConfig(kind="inline"), base=ws.base)
+    with executor:
+        return Dispatch(ws, config, ctx, executor).run(ordered, on_outcome)
+
+
 def parents_first(ws: Workspace, plans: tuple[DomainPlan, ...]) -> list[DomainPlan]:
     """The plans with every chain's parent before its children (else ranked order)."""
     return sorted(plans, key=lambda p: len(chain(ws.db, p.domain)))
@@ -275,10 +289,12 @@ def run_started_cycle(
     emit: EventSink = ignore,
     cancel: threading.Event | None = None,
     planner: Planner = plan_cycle,
+    executor: ExecutorConfig | Executor | None = None,
 ) -> CycleResult:
     """Plan, train, gate and commit the cycle whose ``running`` row is ``record``.
 
-    Raises what went wrong after marking the cycle failed (nothing of it committed).
+    The per-domain jobs run on ``executor`` (default inline). Raises what went wrong
+    after marking the cycle failed (nothing of it committed).
     """
     from tuner.cycle.report import write_report  # matplotlib only when a cycle runs
 
@@ -293,14 +309,10 @@ def run_started_cycle(
         for review in expire(ws.db, config.review_max_age_hours):
             ctx.event("expired", review.domain, f"{review.version}: {review.reason}", adapter_version=review.version)
         plan = planner(ctx)
-        promoted_here: dict[str, StagedAdapter] = {}
-        for domain_plan in [] if config.dry_run else parents_first(ws, plan.domains):
-            ctx.check()
-            outcome = train_domain(ws, domain_plan, config, ctx, promoted_here)
-            apply_review_policy(ws.db, outcome)
+        ordered = [] if config.dry_run else parents_first(ws, plan.domains)
+
+        def record_outcome(outcome: DomainOutcome) -> None:
             outcomes.append(outcome)
-            if outcome.promoted:  # a held parent is no warm start for its children (tuner.review.holding)
-                promoted_here[outcome.domain] = outcome.staged
             # Recorded before anyone hears of it, so a restart after a kill can remove the folder.
             note_progress(ws.db, record.cycle_id, {"staged": [str(o.staged.path) for o in outcomes]})
             verdict = outcome.gate
@@ -310,8 +322,13 @@ def run_started_cycle(
                          "reference": verdict.reference[verdict.metric], "gain": verdict.gain},
                 adapter_version=outcome.staged.version,
             )  # fmt: skip
+
+        jobs = run_jobs(ws, ordered, config, ctx, executor, record_outcome) if ordered else None
+        outcomes.sort(key=lambda o: [p.domain for p in ordered].index(o.domain))
         ctx.check()
         summary = summarize(record, config, ws, plan, outcomes, time.perf_counter() - started, report_path)
+        summary["failed"] = [f.to_json() for f in jobs.failures] if jobs else []
+        summary["jobs"] = jobs.jobs if jobs else []
         if config.dry_run:
             closed = finish_cycle(ws.db, record.cycle_id, summary, status="planned")
         else:
@@ -362,10 +379,11 @@ def run_cycle(
     emit: EventSink = ignore,
     cancel: threading.Event | None = None,
     planner: Planner = plan_cycle,
+    executor: ExecutorConfig | Executor | None = None,
 ) -> CycleResult:
     """Start a cycle over the events after the watermark and run it (the synchronous path)."""
     record = start_cycle(ws.db, {"config": config.to_json(), "strategy": getattr(planner, "__name__", "planner")})
-    return run_started_cycle(ws, config, record, emit=emit, cancel=cancel, planner=planner)
+    return run_started_cycle(ws, config, record, emit=emit, cancel=cancel, planner=planner, executor=executor)
 
 
 def remove_interrupted_folders(db: Database, registry: AdapterRegistry) -> list[Path]:

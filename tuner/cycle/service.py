@@ -12,9 +12,11 @@ server starts (they take seconds to import on a small machine).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import queue
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -25,6 +27,7 @@ from tuner.cycle.config import CycleConfig, CycleRequest
 from tuner.cycle.errors import CycleBusyError
 from tuner.cycle.progress import CycleEvent
 from tuner.public_errors import describe_failure
+from tuner.executors.config import RAY_INSTALL_HINT, ExecutorConfig
 
 if TYPE_CHECKING:
     from tuner.cycle.running import CycleResult
@@ -46,6 +49,8 @@ class CycleHandle:
         self._events: queue.Queue = queue.Queue()
         self._done = threading.Event()
         self.result: CycleResult | None = None
+        # Where its jobs run (the service sets it when it starts the cycle).
+        self.executor: ExecutorConfig = ExecutorConfig()
         self.error: BaseException | None = None
 
     @property
@@ -92,8 +97,11 @@ class CycleService:
         reports_dir: str | Path,
         *,
         load_base: Callable[[str, str], "BaseModel"] | None = None,
+        executor: ExecutorConfig | None = None,
     ) -> None:
         self.db = db
+        # Where the per-domain jobs run; a worker process unless told otherwise.
+        self.executor = executor or ExecutorConfig()
         self.config = config
         self.adapters_dir = Path(adapters_dir)
         self.reports_dir = Path(reports_dir)
@@ -146,6 +154,17 @@ class CycleService:
             raise ValueError(f"domains {unknown} are not known domains (no interactions name them)")
         return config
 
+    def executor_for(self, request: CycleRequest) -> ExecutorConfig:
+        """The server's executor, or the one this run asks for; ValueError naming the field."""
+        if request.executor is None:
+            return self.executor
+        same_kind = request.executor == self.executor.kind
+        address = request.ray_address if request.ray_address is not None else (self.executor.ray_address if same_kind else "")
+        config = replace(self.executor, kind=request.executor, ray_address=address)
+        if config.kind == "ray" and importlib.util.find_spec("ray") is None:
+            raise ValueError(f"executor 'ray' needs Ray, which is not installed on the server: {RAY_INSTALL_HINT}")
+        return config
+
     def start(self, request: CycleRequest = CycleRequest()) -> CycleHandle:
         """Start a cycle in a worker thread; CycleBusyError (naming it) while one runs."""
         config = self.check_request(request)
@@ -155,8 +174,10 @@ class CycleService:
             stale = running_cycle(self.db)
             if stale is not None:  # a row another process left (recover() was not run)
                 raise CycleBusyError(stale.cycle_id)
+            executor = self.executor_for(request)
             record = start_cycle(self.db, {"request": request.to_json(), "config": config.to_json()})
             handle = CycleHandle(record, config)
+            handle.executor = executor
             self._current = handle
             self._thread = threading.Thread(target=self._run, args=(handle,), name=f"adaptune-{record.cycle_id}", daemon=True)
             self._thread.start()
@@ -198,7 +219,8 @@ class CycleService:
                 handle.emit(CycleEvent(handle.cycle_id, "failed", message=message))
                 raise
             workspace = Workspace(self.db, self.registry, base, self.reports_dir)
-            result = run_started_cycle(workspace, handle.config, handle.record, emit=handle.emit, cancel=handle.cancel)
+            result = run_started_cycle(workspace, handle.config, handle.record, emit=handle.emit, cancel=handle.cancel,
+                                       executor=handle.executor)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the handle
             error = exc
             log.info("cycle %s ended with %s", handle.cycle_id, type(exc).__name__)

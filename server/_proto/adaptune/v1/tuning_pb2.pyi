@@ -10,18 +10,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RunCycleRequest(_message.Message):
-    __slots__ = ("max_domains", "layer_budget", "dry_run", "min_examples", "domains")
+    __slots__ = ("max_domains", "layer_budget", "dry_run", "min_examples", "domains", "executor", "ray_address")
     MAX_DOMAINS_FIELD_NUMBER: _ClassVar[int]
     LAYER_BUDGET_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     MIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     max_domains: int
     layer_budget: float
     dry_run: bool
     min_examples: int
     domains: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, max_domains: _Optional[int] = ..., layer_budget: _Optional[float] = ..., dry_run: _Optional[bool] = ..., min_examples: _Optional[int] = ..., domains: _Optional[_Iterable[str]] = ...) -> None: ...
+    executor: str
+    ray_address: str
+    def __init__(self, max_domains: _Optional[int] = ..., layer_budget: _Optional[float] = ..., dry_run: _Optional[bool] = ..., min_examples: _Optional[int] = ..., domains: _Optional[_Iterable[str]] = ..., executor: _Optional[str] = ..., ray_address: _Optional[str] = ...) -> None: ...
 
 class CycleEvent(_message.Message):
     __slots__ = ("cycle_id", "stage", "domain", "message", "step", "total_steps", "loss", "metrics", "adapter_version", "summary_json", "report_path")

@@ -1,0 +1,96 @@
+"""Jobs run in one worker process spawned beside the server (the server's default).
+
+The server's threads stay free for ingestion and Predict while the worker trains with
+its own torch threads. Spawned, never forked: forking a process that already runs
+gRPC, DuckDB and torch threads can hang (kedro PR 4801). A worker that dies (killed,
+out of memory) breaks the pool: the job fails with BrokenProcessPool, the dispatch
+retries it, and the next submit starts a fresh worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from tuner.executors.base import DomainJob, Executor, check_picklable
+
+PARENT_POLL_SECONDS = 1.0
+
+
+def _init_worker(threads: int) -> None:
+    from tuner.executors.job import set_torch_threads
+
+    set_torch_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="adaptune-parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A server killed outright must not leave its worker training and staging folders later."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+class ProcessExecutor(Executor):
+    kind = "process"
+
+    def init(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _live_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker, initargs=(self.config.threads,),
+                )  # fmt: skip
+            return self._pool
+
+    def _drop_pool(self, pool: ProcessPoolExecutor, *, kill: bool = False) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        if kill:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, job: DomainJob) -> Future:
+        check_picklable(job, self.runner)
+        pool = self._live_pool()
+        try:
+            future = pool.submit(self.runner, job, None)
+        except BrokenProcessPool:  # the worker died after the last job: start a fresh one
+            self._drop_pool(pool)
+            pool = self._live_pool()
+            future = pool.submit(self.runner, job, None)
+
+        def forget_broken(done: Future) -> None:
+            if isinstance(done.exception(), BrokenProcessPool):
+                self._drop_pool(pool)
+
+        future.add_done_callback(forget_broken)
+        return future
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live worker(s): what an operator (or a test) would kill."""
+        with self._lock:
+            pool = self._pool
+        return [p.pid for p in (getattr(pool, "_processes", None) or {}).values() if p.pid] if pool else []
+
+    def cancel(self) -> None:
+        with self._lock:
+            pool = self._pool
+        if pool is not None:
+            self._drop_pool(pool, kill=True)
+
+    def finalize(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
