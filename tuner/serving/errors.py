@@ -28,3 +28,7 @@ class AdapterCapacityError(RuntimeError):
 
     Not a precondition: retrying later succeeds (the server answers RESOURCE_EXHAUSTED).
     """
+
+
+class UnknownAdapterError(RuntimeError):
+    """A batch row names an adapter that is not resident: a bug in the caller, never served as the base."""
