@@ -46,7 +46,7 @@ class ClassifierHead(nn.Module):
     def save(self, folder: Path, labels: Sequence[str]) -> None:
         if len(labels) != self.num_labels:
             raise ValueError(f"{len(labels)} labels for a head of {self.num_labels} rows")
-        tensors = {"weight": self.weight.detach().contiguous(), "bias": self.bias.detach().contiguous(), "scale": self.scale.reshape(1)}
+        tensors = {name: t.detach().cpu().contiguous() for name, t in (("weight", self.weight), ("bias", self.bias), ("scale", self.scale.reshape(1)))}
         save_file(tensors, str(folder / HEAD_FILE))
         (folder / LABELS_FILE).write_text(json.dumps(list(labels), indent=1))
 

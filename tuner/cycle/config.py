@@ -17,6 +17,7 @@ from typing import Any
 from recsys.domains import check_domain_name
 from recsys.layers import DEFAULT_LAYER_BUDGET
 from tuner.config import TrainConfig
+from tuner.device_names import check_device_name
 
 LORA_GROUPS = ("attention", "mlp")
 TASKS = ("classification", "generation")
@@ -67,6 +68,8 @@ class CycleConfig:
     # Rank and plan (probes included) but train and register nothing.
     dry_run: bool = False
     train: TrainConfig = field(default_factory=default_train_config)
+    # Where probes, training and evaluation run: auto (CUDA when present), cpu or cuda.
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "audit_attributes", tuple(self.audit_attributes))
@@ -100,6 +103,7 @@ class CycleConfig:
             raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
         if not isinstance(self.dry_run, bool):
             raise ValueError(f"dry_run must be a bool, got {self.dry_run!r}")
+        check_device_name(self.device, "device")
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
 
