@@ -231,7 +231,7 @@ def in_process_modes(engine: ServingEngine, names: list[str], data, workload: Wo
     merged_lock = threading.Lock()
     merged_batcher: SharedBatcher[Row, object] = SharedBatcher(
         lambda rows: classify_rows(
-            merged.model, rows, pooling=merged.pooling, pad_id=merged.tokenizer.pad_token_id, mixed=False, batch_size=64
+            merged.model, rows, pooling=merged.pooling, pad_id=merged.tokenizer.pad_token_id, batch_size=64
         ),
         merged_lock,
         64,

@@ -154,7 +154,7 @@ def test_eviction_keeps_the_loaded_count_under_the_bound_least_recently_used_fir
         labels = [p.label for p in engine.predict("", domain, TEXTS).predictions]
         assert labels == expected[domain]  # reloading after an eviction gives the same answers
         loaded = engine.loaded_adapters
-        assert len(loaded) <= 2 and sorted(loaded) == engine.pool.peft_adapter_names()
+        assert len(loaded) <= 2 and sorted(loaded) == engine.pool.slot_names()
 
     history = list(engine.pool.stats.history)
     assert history[:4] == ["load banking@v0001", "load legal@v0001", "evict legal@v0001", "load travel@v0001"]
@@ -168,9 +168,9 @@ def test_adapters_held_by_requests_in_flight_are_never_evicted(tmp_path, bert_cl
     banking = engine.lease(engine.resolver.resolve("", "banking"))
     legal = engine.lease(engine.resolver.resolve("", "legal"))
 
-    with pytest.raises(AdapterCapacityError, match="all 2 adapter slots"):
+    with pytest.raises(AdapterCapacityError, match="adapter slots \(2\)"):
         engine.predict("", "travel", TEXTS)
-    assert sorted(engine.loaded_adapters) == engine.pool.peft_adapter_names() == ["banking@v0001", "legal@v0001"]
+    assert sorted(engine.loaded_adapters) == engine.pool.slot_names() == ["banking@v0001", "legal@v0001"]
 
     banking.release()
     engine.predict("", "travel", TEXTS)
@@ -214,7 +214,7 @@ def test_a_corrupt_adapter_fails_alone_and_the_others_keep_serving(world, corrup
     with pytest.raises(AdapterUnavailableError, match=r"adapter v0001 of domain 'legal' cannot be loaded"):
         engine.predict("", "legal", TEXTS)
 
-    assert engine.loaded_adapters == engine.pool.peft_adapter_names() == ["banking@v0001"]
+    assert engine.loaded_adapters == engine.pool.slot_names() == ["banking@v0001"]
     assert engine.predict("", "banking", TEXTS).predictions == before
     assert engine.pool.stats.failed_loads == 2 and engine.pool.pinned() == {}
 
@@ -234,7 +234,7 @@ def test_generation_variants_match_each_adapter_alone_and_sampling_is_seeded(tmp
     first = engine.predict("", "legal", TEXTS[:3], sampled).predictions
     engine.predict("", "banking", TEXTS[:3], GenerationOptions(max_new_tokens=6, sample=True, seed=9))
     assert engine.predict("", "legal", TEXTS[:3], sampled).predictions == first
-    assert len(first) == 3 and engine.pool.peft_adapter_names() == ["banking@v0001", "legal@v0001"]
+    assert len(first) == 3 and engine.pool.slot_names() == ["banking@v0001", "legal@v0001"]
     stranger = engine.predict("stranger", None, TEXTS[:3], greedy)  # "__base__" rows through the PEFT model
     assert stranger.variant.chain == ()
     assert [p.text for p in stranger.predictions] == [p.text for p in generate(llama_generator, TEXTS[:3], max_new_tokens=4)]

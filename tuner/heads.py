@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from tuner.device import autocast, to_device
 from tuner.encoding import Batch, batched, classification_batch, encode_texts, label_text, pool
 
 HEAD_FILE = "head.safetensors"
@@ -32,8 +33,8 @@ class ClassifierHead(nn.Module):
         if weight.ndim != 2 or bias.shape != (weight.shape[0],):
             raise ValueError(f"head weight {tuple(weight.shape)} and bias {tuple(bias.shape)} do not match")
         self.weight = nn.Parameter(weight.detach().clone().float())
-        self.bias = nn.Parameter(bias.detach().clone().float())
-        self.register_buffer("scale", torch.tensor(float(scale)))
+        self.bias = nn.Parameter(bias.detach().clone().float().to(weight.device))
+        self.register_buffer("scale", torch.tensor(float(scale), device=weight.device))
 
     @property
     def num_labels(self) -> int:
@@ -45,7 +46,7 @@ class ClassifierHead(nn.Module):
     def save(self, folder: Path, labels: Sequence[str]) -> None:
         if len(labels) != self.num_labels:
             raise ValueError(f"{len(labels)} labels for a head of {self.num_labels} rows")
-        tensors = {"weight": self.weight.detach().contiguous(), "bias": self.bias.detach().contiguous(), "scale": self.scale.reshape(1)}
+        tensors = {name: t.detach().cpu().contiguous() for name, t in (("weight", self.weight), ("bias", self.bias), ("scale", self.scale.reshape(1)))}
         save_file(tensors, str(folder / HEAD_FILE))
         (folder / LABELS_FILE).write_text(json.dumps(list(labels), indent=1))
 
@@ -65,6 +66,13 @@ def pooled(model: nn.Module, batch: Batch, pooling: str) -> torch.Tensor:
     return pool(out.last_hidden_state, batch.attention_mask, pooling)
 
 
+def pooled_on_device(model: nn.Module, batch: Batch, pooling: str) -> torch.Tensor:
+    """``pooled`` with the batch moved to the model's device, under its autocast, as float32."""
+    batch = to_device(batch, model)
+    with autocast(model):
+        return pooled(model, batch, pooling).float()
+
+
 @torch.no_grad()
 def embed_texts(
     model: nn.Module, tokenizer, texts: Sequence[str], pooling: str, *, max_length: int = 64, batch_size: int = 64
@@ -72,7 +80,7 @@ def embed_texts(
     """Pooled vectors of ``texts`` (eval mode is the caller's job)."""
     ids = encode_texts(tokenizer, texts, max_length)
     parts = [
-        pooled(model, classification_batch([ids[i] for i in chunk], None, tokenizer.pad_token_id), pooling)
+        pooled_on_device(model, classification_batch([ids[i] for i in chunk], None, tokenizer.pad_token_id), pooling)
         for chunk in batched(range(len(ids)), batch_size)
     ]
     return torch.cat(parts) if parts else torch.zeros(0)

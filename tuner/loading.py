@@ -20,6 +20,7 @@ from transformers.utils import logging as hf_logging
 
 from tuner.architectures import UnsupportedArchitectureError, num_layers, spec_for, spec_for_model_type
 from tuner.catalog import InvalidCheckpointError, resolve_model
+from tuner.device import device_of, resolve_device
 from tuner.errors import TuningError, UnknownTaskError
 
 TASKS = ("classification", "generation")
@@ -51,6 +52,10 @@ class BaseModel:
     @property
     def num_layers(self) -> int:
         return num_layers(self.model)
+
+    @property
+    def device(self) -> torch.device:
+        return device_of(self.model)
 
     @property
     def hidden_size(self) -> int:
@@ -89,14 +94,18 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def load_base(name_or_path: str, task: str) -> BaseModel:
-    """Resolve a catalog name or checkpoint folder and load it for ``task``.
+def load_base(name_or_path: str, task: str, *, device: str = "auto") -> BaseModel:
+    """Resolve a catalog name or checkpoint folder and load it for ``task`` on ``device``.
+
+    ``device`` is ``auto`` (CUDA when present), ``cpu`` or ``cuda``; the weights stay
+    float32 (CUDA forwards run under bf16 autocast, see ``tuner.device``).
 
     Raises UnknownModelError / InvalidCheckpointError (naming the value) for a bad
     name or folder, UnknownTaskError for a bad task, and TuningError when the model
     cannot do the task (generation on an encoder).
     """
     check_task(task)
+    target = resolve_device(device)
     source = resolve_model(name_or_path)
     if task == "generation" and source.family in ENCODER_FAMILIES:
         raise TuningError(f"task 'generation' needs a causal LM; model {name_or_path!r} is an encoder ({source.family})")
@@ -117,6 +126,7 @@ def load_base(name_or_path: str, task: str) -> BaseModel:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     model.requires_grad_(False)
+    model.to(target)
     return BaseModel(
         name=source.name, family=source.family, task=task, model=model, tokenizer=tokenizer, path=source.path
     )

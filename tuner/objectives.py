@@ -13,8 +13,9 @@ import torch.nn.functional as F
 
 from tuner.adapters import Adapter
 from tuner.data import Example
+from tuner.device import autocast, to_device
 from tuner.encoding import IGNORE_INDEX, Batch, classification_batch, encode_pairs, encode_texts, generation_batch
-from tuner.heads import pooled
+from tuner.heads import pooled_on_device
 from tuner.loading import BaseModel
 
 
@@ -45,10 +46,11 @@ class ClassificationObjective:
         return len(item[0])
 
     def batch(self, items: Sequence[tuple[list[int], int]]) -> Batch:
-        return classification_batch([i for i, _ in items], [label for _, label in items], self.base.tokenizer.pad_token_id)
+        batch = classification_batch([i for i, _ in items], [label for _, label in items], self.base.tokenizer.pad_token_id)
+        return to_device(batch, self.base.model)
 
     def logits(self, adapter: Adapter, batch: Batch) -> torch.Tensor:
-        return adapter.head(pooled(adapter.model, batch, self.base.pooling))
+        return adapter.head(pooled_on_device(adapter.model, batch, self.base.pooling))
 
     def loss(self, adapter: Adapter, batch: Batch) -> torch.Tensor:
         return F.cross_entropy(self.logits(adapter, batch), batch.labels)
@@ -77,11 +79,12 @@ class GenerationObjective:
         return len(item[0]) + len(item[1])
 
     def batch(self, items: Sequence[tuple[list[int], list[int]]]) -> Batch:
-        return generation_batch(items, self.base.tokenizer.pad_token_id)
+        return to_device(generation_batch(items, self.base.tokenizer.pad_token_id), self.base.model)
 
     def token_losses(self, model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token losses (0 where ignored) and the mask of counted tokens, shifted."""
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+        with autocast(model):
+            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
         targets = batch.labels[:, 1:]
         losses = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none"

@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from server.commands.device_option import add_device_argument
 from server.commands.export import add_data_arguments, open_registry
 
 
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hyper.add_argument("--max-length", type=int, default=32)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         split = load_split(args, registry.db)
     finally:
         registry.db.close()
-    teacher_base = load_base(record.base_model, record.task)
+    teacher_base = load_base(record.base_model, record.task, device=args.device)
     teacher = load_adapter(teacher_base, record.path)
     outcome = distill(teacher_base, teacher, split, config, teacher_name=f"{record.base_model} + {record.domain} {record.version}")
     folder = save_student(outcome, args.out, domain=record.domain, teacher_version=record.version)

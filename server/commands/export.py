@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from server.commands.device_option import add_device_argument
 from server.config import DEFAULT_ADAPTERS_DIR, DEFAULT_DB_PATH
 
 
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-length", type=int, default=64, help="tokens per input (default 64)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate on at most this many held-out examples")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--data {args.data!r} has no held-out (test) examples for domain {args.domain!r}")
         outcome = export_variant(
             registry, args.domain, args.out, kind="int8" if args.int8 else "merged", examples=examples,
-            version=args.version, max_length=args.max_length,
+            version=args.version, max_length=args.max_length, device=args.device,
         )  # fmt: skip
     finally:
         registry.db.close()

@@ -17,6 +17,8 @@ from server.config import (
     ServerConfig,
 )
 from server.executor_args import add_executor_arguments, executor_config_from_args
+from server.commands.device_option import add_device_argument
+from tuner.serving.config import parse_byte_size
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=serving.base_model, help=f"base model Predict serves (default {serving.base_model}; loaded on the first call)")
     parser.add_argument("--task", default=serving.task, choices=["classification", "generation"], help=f"task of --model (default {serving.task})")
     parser.add_argument("--max-adapters", type=int, default=serving.max_adapters, help=f"adapters kept resident (LRU, default {serving.max_adapters})")
+    parser.add_argument(
+        "--adapter-memory", default=None, metavar="SIZE",
+        help="byte budget of the resident adapters' LoRA + head tensors, e.g. 256MB or 1GiB (LRU eviction; default: no limit)",
+    )  # fmt: skip
+    add_device_argument(parser)
     cycle = parser.add_argument_group("tuning cycles (on --model/--task; see tuner.cycle.config.CycleConfig)")
     cycle.add_argument("--cycle-config", type=Path, default=None, help="JSON file of CycleConfig fields (its train: TrainConfig fields)")
     cycle.add_argument("--nightly-at", default=None, metavar="HH:MM", help="run a cycle every day at this local time")
@@ -60,7 +67,7 @@ def cycle_config_from_args(args: argparse.Namespace):
     from tuner.cycle.config import CycleConfig
 
     config = CycleConfig.from_file(args.cycle_config) if args.cycle_config else CycleConfig()
-    return replace(config, base_model=args.model, task=args.task)
+    return replace(config, base_model=args.model, task=args.task, device=args.device)
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -76,7 +83,14 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_streams=args.max_streams,
         stream_idle_seconds=args.stream_idle,
         adapters_dir=args.adapters,
-        serving=replace(ServerConfig().serving, base_model=args.model, task=args.task, max_adapters=args.max_adapters),
+        serving=replace(
+            ServerConfig().serving,
+            base_model=args.model,
+            task=args.task,
+            max_adapters=args.max_adapters,
+            adapter_memory_bytes=None if args.adapter_memory is None else parse_byte_size(args.adapter_memory),
+            device=args.device,
+        ),
         cycle=cycle_config_from_args(args),
         executor=executor_config_from_args(args),
         nightly_at=args.nightly_at,
@@ -86,10 +100,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 def run(args: argparse.Namespace) -> int:
     from server.app import serve
+    from tuner.device import resolve_device
 
     config = config_from_args(args)
     if config.nightly_at:
         print(nightly_notice(config.nightly_at, datetime.now()), flush=True)
+    resolve_device(args.device, "--device")  # 'cuda' without CUDA: refused before the file is opened
     return serve(config, port_file=args.port_file)
 
 

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from server.commands.device_option import add_device_argument
 from server.config import DEFAULT_ADAPTERS_DIR, DEFAULT_DB_PATH
 
 TASK_CHOICES = ("classification", "generation")
@@ -74,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--audit-bound", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     parser.set_defaults(func=run)
 
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     db = open_store(args.db)
     try:
         split = load_split(args, db)
-        base = load_base(args.model, args.task)
+        base = load_base(args.model, args.task, device=args.device)
         if layers == "all":
             layers = list(range(base.num_layers))
         group_by = ("domain",) + ((args.audit,) if args.audit else ())

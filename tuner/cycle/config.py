@@ -19,6 +19,7 @@ from recsys.layers import DEFAULT_LAYER_BUDGET
 from tuner.config import TrainConfig
 from tuner.executors.config import KINDS as EXECUTOR_KINDS
 from tuner.executors.config import check_ray_address
+from tuner.device_names import check_device_name
 
 LORA_GROUPS = ("attention", "mlp")
 TASKS = ("classification", "generation")
@@ -72,6 +73,8 @@ class CycleConfig:
     # (checked when a cycle starts and when reviews are listed).
     review_max_age_hours: float = 72.0
     train: TrainConfig = field(default_factory=default_train_config)
+    # Where probes, training and evaluation run: auto (CUDA when present), cpu or cuda.
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "audit_attributes", tuple(self.audit_attributes))
@@ -108,6 +111,7 @@ class CycleConfig:
         hours = self.review_max_age_hours
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours < math.inf:
             raise ValueError(f"review_max_age_hours must be a finite number of hours > 0, got {hours!r}")
+        check_device_name(self.device, "device")
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
 

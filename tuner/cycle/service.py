@@ -13,6 +13,7 @@ server starts (they take seconds to import on a small machine).
 from __future__ import annotations
 
 import importlib.util
+import functools
 import logging
 import queue
 import threading
@@ -128,7 +129,7 @@ class CycleService:
             if self._load_base is None:
                 from tuner.loading import load_base
 
-                self._load_base = load_base
+                self._load_base = functools.partial(load_base, device=self.config.device)
             self._base = self._load_base(self.config.base_model, self.config.task)
         return self._base
 

@@ -7,9 +7,25 @@ import it without loading a model.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
+from tuner.device_names import check_device_name
+
 TASKS = ("classification", "generation")
+_BYTE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def parse_byte_size(text: str, field: str = "adapter_memory") -> int:
+    """``"256MB"`` / ``"1.5GiB"`` / ``"4096"`` -> bytes; a ValueError naming ``field`` otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(text))
+    unit = match.group(2).upper() if match else ""
+    if match is None or unit not in _BYTE_UNITS:
+        raise ValueError(f"{field} must be a size like 256MB, 1GiB or 4096 (bytes), got {text!r}")
+    value = int(float(match.group(1)) * _BYTE_UNITS[unit])
+    if value < 1:
+        raise ValueError(f"{field} must be at least 1 byte, got {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -20,7 +36,9 @@ class ServingConfig:
     pass. ``lease_timeout_s`` is how long a request waits for an adapter slot when every
     resident adapter is in use by requests in flight. The ranker that routes users
     without a domain is refitted when the log grew by ``refresh_events`` events, or by
-    any event once ``refresh_seconds`` passed since the last fit.
+    any event once ``refresh_seconds`` passed since the last fit. ``adapter_memory_bytes``
+    (None: no limit) bounds the resident adapters' LoRA and head bytes, evicting the
+    least recently used; ``device`` is where the base model and adapters run.
     """
 
     base_model: str = "minilm-l6"
@@ -35,6 +53,8 @@ class ServingConfig:
     lease_timeout_s: float = 30.0
     refresh_events: int = 200
     refresh_seconds: float = 10.0
+    adapter_memory_bytes: int | None = None
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_model, str) or not self.base_model.strip():
@@ -56,3 +76,7 @@ class ServingConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        memory = self.adapter_memory_bytes
+        if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 1):
+            raise ValueError(f"adapter_memory_bytes must be a positive integer or None, got {memory!r}")
+        check_device_name(self.device, "device")

@@ -116,7 +116,9 @@ def distill(
         raise TuningError("the test split is empty; the student cannot be compared with the teacher")
     if teacher.info.task != teacher_base.task:
         raise TuningError(f"teacher adapter task {teacher.info.task!r} does not match its base's {teacher_base.task!r}")
-    student_base = build_student(config.student, teacher_base.name, teacher_base.task, config.student_layers)
+    student_base = build_student(
+        config.student, teacher_base.name, teacher_base.task, config.student_layers, device=teacher_base.device.type
+    )
     max_length = config.train.max_length
     train = teacher_examples(teacher_base, teacher, split.train, batch_size=config.batch_size, max_length=max_length)
     validation = teacher_examples(teacher_base, teacher, split.validation, batch_size=config.batch_size, max_length=max_length)

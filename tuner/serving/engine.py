@@ -1,7 +1,7 @@
 """ServingEngine: resolve a user's variant and run it on the shared base model.
 
-One base model per process (``BaseModel``), one PEFT-wrapped fork of it holding every
-resident adapter (``AdapterPool``), concurrent classification requests joined into
+One base model per process (``BaseModel``), one fork of it holding every resident
+adapter in gathered slots (``AdapterPool``), concurrent classification requests joined into
 mixed-adapter forward passes (``SharedBatcher``). A request resolves its variant,
 leases its adapter version, runs, and releases: a promotion in between changes what
 the next request resolves, never what a running one uses.
@@ -78,6 +78,7 @@ class ServingEngine:
             base,
             config.max_adapters,
             wait_seconds=config.lease_timeout_s,
+            memory_bytes=config.adapter_memory_bytes,
             verify=lambda ref, folder: verify_folder(registry.db, ref.domain, ref.version, folder),
         )
         self._tokenizer_lock = threading.Lock()
@@ -88,7 +89,7 @@ class ServingEngine:
     def open(cls, db: Database, adapters_dir: str | Path, config: ServingConfig) -> "ServingEngine":
         """Load the configured base model; BaseModelUnavailableError names it when that fails."""
         try:
-            base = load_base(config.base_model, config.task)
+            base = load_base(config.base_model, config.task, device=config.device)
         except (ValueError, OSError) as error:
             raise BaseModelUnavailableError(
                 f"base model {config.base_model!r} ({config.task}) cannot be loaded: {error}"
@@ -143,13 +144,14 @@ class ServingEngine:
         with self._tokenizer_lock:
             prompts = encode_prompts(self.base.tokenizer, texts, self.config.max_length)
         with self.pool.model_lock:
-            wrapped = self.pool.wraps_adapters
+            adapters = self.pool.adapters
             return generate_rows(
                 self.pool.model,
                 self.base.tokenizer,
                 prompts,
                 options,
-                adapter=lease.adapter_name if wrapped else None,
+                adapter=None if lease.adapter_name == BASE_ADAPTER else lease.adapter_name,
+                adapters=adapters,
             )
 
     @property
@@ -167,12 +169,11 @@ class ServingEngine:
 
     def _classify(self, rows: list[Row]) -> list[Prediction]:
         """Called by the batcher with the model lock held."""
-        wrapped = self.pool.wraps_adapters
         return classify_rows(
             self.pool.model,
             rows,
             pooling=self.base.pooling,
             pad_id=self.base.tokenizer.pad_token_id,
-            mixed=wrapped,
+            adapters=self.pool.adapters,
             batch_size=self.config.max_batch_rows,
         )

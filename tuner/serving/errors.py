@@ -32,3 +32,7 @@ class AdapterCapacityError(RuntimeError):
 
 class NonFiniteOutputError(ServingPreconditionError):
     """A variant produced NaN or infinite scores (corrupt weights); the answer is withheld."""
+
+
+class UnknownAdapterError(RuntimeError):
+    """A batch row names an adapter that is not resident: a bug in the caller, never served as the base."""

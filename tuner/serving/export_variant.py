@@ -73,11 +73,14 @@ def export_variant(
     version: str | None = None,
     max_length: int = 64,
     batch_size: int = 32,
+    device: str = "auto",
 ) -> ExportOutcome:
     """Write the export to ``out`` and compare it with the unmerged variant on ``examples``.
 
     Everything is checked before anything is written: the kind, that ``out`` does not
     exist, that there are examples, and that the adapter exists (AdapterNotFoundError).
+    The merge and the unmerged reference run on ``device``; the export itself is a CPU
+    artifact (float32 or int8), written and compared from the CPU.
     """
     if kind not in EXPORT_KINDS:
         raise ValueError(f"kind must be one of {list(EXPORT_KINDS)}, got {kind!r}")
@@ -87,7 +90,7 @@ def export_variant(
     if not examples:
         raise ValueError(f"no examples to evaluate the export of domain {domain!r} on")
     record = find_record(registry, domain, version)
-    base = load_base(record.base_model, record.task)
+    base = load_base(record.base_model, record.task, device=device)
     adapter = load_adapter(base, record.path)
     refs = tuple(AdapterRef(r.domain, r.version) for r in lineage(registry, record))
     info = ExportInfo(
@@ -103,7 +106,7 @@ def export_variant(
         variant_id=variant_id(base.name, base.task, refs),
         quantization=QUANTIZATION if kind == "int8" else None,
     )
-    write_export(out, merged_copy(base, adapter), base, adapter.head, info, int8=kind == "int8")
+    write_export(out, merged_copy(base, adapter).cpu(), base, adapter.head, info, int8=kind == "int8")
     exported = load_export(out)
     texts = [e.text for e in examples]
     gold = [e.target for e in examples]

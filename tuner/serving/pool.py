@@ -1,15 +1,17 @@
-"""Many named LoRA adapters on one PEFT-wrapped fork of the base model.
+"""Many named LoRA adapters on one fork of the base model, gathered per row (``gathered.py``).
 
 Adapters load on demand under their versioned name (``domain@version``), so a newly
 promoted version is simply another name and the old one keeps serving the requests
-that leased it. A lease pins its adapter: least-recently-used eviction (PEFT
-``delete_adapter``) only removes adapters nobody holds, and the resident count never
-exceeds ``capacity``; a request that finds every slot pinned waits, then gives up.
+that leased it. A lease pins its adapter: least-recently-used eviction (its slot
+zeroed) only removes adapters nobody holds; the resident count never exceeds
+``capacity`` and, with ``memory_bytes``, the resident adapters' LoRA and head bytes
+(rank x (in + out) per targeted module, 4 bytes each) never exceed that budget. A
+request that finds every slot pinned waits, then gives up.
 
-Locks: ``model_lock`` serialises everything that touches the PEFT model (forward
-passes, loads, deletes: PEFT injects ``adapter_names`` through module hooks, so two
-forward passes must not overlap); the state condition guards the bookkeeping. No code
-holds the state lock while waiting for the model lock.
+Locks: ``model_lock`` serialises everything that touches the fork (forward passes set
+the shared per-row index, loads and evictions fill and zero slots, so two must not
+overlap); the state condition guards the bookkeeping. No code holds the state lock
+while waiting for the model lock.
 """
 
 from __future__ import annotations
@@ -18,20 +20,20 @@ import json
 import logging
 import threading
 import time
-import warnings
 from typing import Callable
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peft import PeftModel, get_peft_model_state_dict
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from torch import nn
 
-from tuner.adapters import LORA_WEIGHTS_FILE, check_compatible, quiet_peft, read_adapter_info
+from tuner.adapters import check_compatible, read_adapter_info
 from tuner.heads import ClassifierHead
 from tuner.loading import BaseModel
 from tuner.serving.errors import AdapterCapacityError, AdapterUnavailableError
+from tuner.serving.gathered import GatheredLora, check_targets
+from tuner.serving.lora_weights import LoraWeights, read_lora_weights
 from tuner.serving.types import AdapterRef
 
 log = logging.getLogger("adaptune.serving")
@@ -42,6 +44,7 @@ class LoadedAdapter:
     ref: AdapterRef
     head: ClassifierHead | None
     labels: tuple[str, ...]
+    nbytes: int = 0
     refs: int = 0
 
     @property
@@ -68,12 +71,16 @@ class AdapterPool:
         capacity: int,
         *,
         wait_seconds: float = 30.0,
+        memory_bytes: int | None = None,
         verify: Callable[[AdapterRef, Path], None] | None = None,
     ) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
+        if memory_bytes is not None and (isinstance(memory_bytes, bool) or not isinstance(memory_bytes, int) or memory_bytes < 1):
+            raise ValueError(f"memory_bytes must be a positive integer or None, got {memory_bytes!r}")
         self.base = base
         self.capacity = capacity
+        self.memory_bytes = memory_bytes
         self.wait_seconds = wait_seconds
         self._verify = verify
         self.model_lock = threading.Lock()
@@ -82,18 +89,20 @@ class AdapterPool:
         self._loaded: OrderedDict[str, LoadedAdapter] = OrderedDict()
         self._loading: set[str] = set()
         self._evicting: set[str] = set()
-        self._peft: PeftModel | None = None
+        self._bytes: dict[str, int] = {}  # every key loaded, loading or evicting
+        self._gathered: GatheredLora | None = None
 
     # -- what is resident --------------------------------------------------------------
 
     @property
     def model(self) -> nn.Module:
-        """The PEFT model once an adapter was loaded, else the bare base (hold ``model_lock``)."""
-        return self._peft if self._peft is not None else self.base.model
+        """The gathered fork once an adapter was loaded, else the bare base (hold ``model_lock``)."""
+        return self._gathered.model if self._gathered is not None else self.base.model
 
     @property
-    def wraps_adapters(self) -> bool:
-        return self._peft is not None
+    def adapters(self) -> GatheredLora | None:
+        """The slots to pass to the forward (None until the first adapter loads)."""
+        return self._gathered
 
     def loaded_keys(self) -> list[str]:
         """Resident adapters, least recently used first."""
@@ -104,10 +113,15 @@ class AdapterPool:
         with self._state:
             return self._resident()
 
-    def peft_adapter_names(self) -> list[str]:
-        """What the PEFT model itself holds (the ground truth the bookkeeping must match)."""
+    def slot_names(self) -> list[str]:
+        """What the gathered slots themselves hold (the ground truth the bookkeeping must match)."""
         with self.model_lock:
-            return sorted(self._peft.peft_config) if self._peft is not None else []
+            return self._gathered.names if self._gathered is not None else []
+
+    def resident_bytes(self) -> int:
+        """LoRA + head bytes of the adapters loaded, loading or being evicted."""
+        with self._state:
+            return sum(self._bytes.values())
 
     def pinned(self) -> dict[str, int]:
         with self._state:
@@ -137,10 +151,16 @@ class AdapterPool:
             with self._state:
                 self.stats.failed_loads += 1
             raise
+        nbytes = _adapter_bytes(prepared)
+        if self.memory_bytes is not None and nbytes > self.memory_bytes:
+            raise AdapterUnavailableError(
+                f"adapter {ref.version} of domain {ref.domain!r} needs {nbytes} bytes, more than the whole adapter "
+                f"memory budget of {self.memory_bytes} bytes (raise --adapter-memory)"
+            )
         deadline = time.monotonic() + self.wait_seconds
         while True:
             with self._state:
-                action, target = self._plan(key, deadline)
+                action, target = self._plan(key, deadline, nbytes)
                 if action == "hit":
                     return target
             if action == "evict":
@@ -152,6 +172,7 @@ class AdapterPool:
         except BaseException:
             with self._state:
                 self._loading.discard(key)
+                self._bytes.pop(key, None)
                 self.stats.failed_loads += 1
                 self._state.notify_all()
             raise
@@ -174,17 +195,23 @@ class AdapterPool:
             self._state.notify_all()
 
     def close(self) -> None:
-        """Drop every adapter and the PEFT model (the base is the caller's)."""
+        """Drop every adapter and the fork (the base is the caller's)."""
         with self.model_lock, self._state:
             self._loaded.clear()
-            self._peft = None
+            self._bytes.clear()
+            self._gathered = None
 
     # -- internals ---------------------------------------------------------------------
 
     def _resident(self) -> int:
         return len(self._loaded) + len(self._loading) + len(self._evicting)
 
-    def _plan(self, key: str, deadline: float) -> tuple[str, object]:
+    def _fits(self, nbytes: int) -> bool:
+        if self._resident() >= self.capacity:
+            return False
+        return self.memory_bytes is None or sum(self._bytes.values()) + nbytes <= self.memory_bytes
+
+    def _plan(self, key: str, deadline: float, nbytes: int) -> tuple[str, object]:
         """Under the state lock: hit, reserve a slot to load, or pick a victim; waits when all are pinned."""
         while True:
             entry = self._loaded.get(key)
@@ -195,8 +222,9 @@ class AdapterPool:
                 return "hit", entry
             busy = key in self._loading or key in self._evicting
             if not busy:
-                if self._resident() < self.capacity:
+                if self._fits(nbytes):
                     self._loading.add(key)
+                    self._bytes[key] = nbytes
                     return "load", None
                 victim = next((k for k, e in self._loaded.items() if e.refs == 0), None)
                 if victim is not None:
@@ -206,8 +234,9 @@ class AdapterPool:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AdapterCapacityError(
-                    f"all {self.capacity} adapter slots are held by requests in flight; {key!r} could not be loaded "
-                    f"within {self.wait_seconds:g} s (raise max_adapters or retry)"
+                    f"the adapter slots ({self.capacity}) or memory budget ({self.memory_bytes} bytes) are held by "
+                    f"requests in flight; {key!r} could not be loaded within {self.wait_seconds:g} s "
+                    "(raise max_adapters / adapter_memory or retry)"
                 )
             self.stats.waits += 1
             self._state.wait(remaining)
@@ -219,25 +248,18 @@ class AdapterPool:
         finally:
             with self._state:
                 self._evicting.discard(key)
+                self._bytes.pop(key, None)
                 self.stats.evictions += 1
                 self.stats.history.append(f"evict {key}")
                 self._state.notify_all()
 
     def _discard(self, key: str) -> None:
-        """Delete ``key`` from the PEFT model if present and keep a valid active adapter (model lock held)."""
-        peft = self._peft
-        if peft is None or key not in peft.peft_config:
-            return
-        with quiet_peft(), warnings.catch_warnings():
-            # "Adapter X was active which is now deleted": expected, the next line picks one.
-            warnings.filterwarnings("ignore", message=".*was active which is now deleted.*", category=UserWarning)
-            peft.delete_adapter(key)
-            remaining = list(peft.peft_config)
-            if remaining and peft.active_adapter not in remaining:
-                peft.set_adapter(remaining[0], inference_mode=True)
+        """Zero ``key``'s slot if it holds one (model lock held)."""
+        if self._gathered is not None and key in self._gathered.names:
+            self._gathered.unload(key)
 
-    def _read(self, ref: AdapterRef, folder: Path) -> tuple[ClassifierHead | None, tuple[str, ...], set[str]]:
-        """Everything from disk except the LoRA weights' injection: fails before the model is touched.
+    def _read(self, ref: AdapterRef, folder: Path) -> tuple[ClassifierHead | None, tuple[str, ...], LoraWeights]:
+        """Everything from disk, checked against the base: fails before the model is touched.
 
         ``verify`` (the registry's file hashes) runs first and raises its own error.
         """
@@ -255,33 +277,32 @@ class AdapterPool:
                 if head.weight.shape[1] != self.base.hidden_size:
                     raise ValueError(f"head width {head.weight.shape[1]} != base hidden size {self.base.hidden_size}")
                 head.eval().requires_grad_(False)
-            with safe_open(str(folder / LORA_WEIGHTS_FILE), framework="pt") as weights:
-                keys = set(weights.keys())
+                head.to(self.base.device)
+            weights = read_lora_weights(folder)
+            check_targets(self.base.model, weights)
         except (OSError, ValueError, KeyError, TypeError, SafetensorError, json.JSONDecodeError) as error:
             raise AdapterUnavailableError(_unavailable(ref, folder, error)) from error
-        return head, labels, keys
+        return head, labels, weights
 
     def _load(self, ref: AdapterRef, folder: Path, prepared: tuple) -> LoadedAdapter:
-        head, labels, saved_keys = prepared
+        head, labels, weights = prepared
         key = ref.key
         with self.model_lock:
             try:
-                with quiet_peft():
-                    if self._peft is None:
-                        self._peft = PeftModel.from_pretrained(self.base.fork(), str(folder), adapter_name=key, is_trainable=False)
-                    else:
-                        self._peft.load_adapter(str(folder), adapter_name=key, is_trainable=False)
-                        if self._peft.active_adapter not in self._peft.peft_config:
-                            self._peft.set_adapter(key, inference_mode=True)
-                loaded = set(get_peft_model_state_dict(self._peft, adapter_name=key))
-                if loaded != saved_keys:
-                    missing = sorted(saved_keys - loaded) or sorted(loaded - saved_keys)
-                    raise ValueError(f"the saved LoRA weights do not match the model's modules (e.g. {missing[:2]})")
-                self._peft.eval()
+                if self._gathered is None:
+                    self._gathered = GatheredLora(self.base.fork(), self.capacity, rank=max(weights.max_rank, 1))
+                self._gathered.load(key, weights)
             except Exception as error:
                 self._discard(key)
                 raise AdapterUnavailableError(_unavailable(ref, folder, error)) from error
-        return LoadedAdapter(ref, head, labels)
+        return LoadedAdapter(ref, head, labels, _adapter_bytes(prepared))
+
+
+def _adapter_bytes(prepared: tuple) -> int:
+    """What an adapter costs resident: its LoRA pairs (rank x (in + out) per module) and its head."""
+    head, _, weights = prepared
+    head_bytes = sum(p.numel() * p.element_size() for p in head.parameters()) if head is not None else 0
+    return weights.nbytes + head_bytes
 
 
 def _unavailable(ref: AdapterRef, folder: Path, error: BaseException) -> str:

@@ -33,13 +33,15 @@ def truncate(base: BaseModel, keep_layers: int) -> BaseModel:
     return base
 
 
-def build_student(student: str, teacher_base: str, task: str, keep_layers: int | None = None) -> BaseModel:
+def build_student(
+    student: str, teacher_base: str, task: str, keep_layers: int | None = None, *, device: str = "auto"
+) -> BaseModel:
     """Load the student (``same``: a fresh copy of the teacher's base) and cut it to ``keep_layers``."""
     if not isinstance(student, str) or not student.strip():
         raise ValueError(f"student must be a catalog name, a checkpoint folder or {SAME!r}, got {student!r}")
     if student == SAME and keep_layers is None:
         raise ValueError("a student of the same model needs student_layers (fewer layers than the teacher)")
-    base = load_base(teacher_base if student == SAME else student, task)
+    base = load_base(teacher_base if student == SAME else student, task, device=device)
     if student == SAME and keep_layers >= base.num_layers:
         raise ValueError(
             f"student_layers must be fewer than the teacher's {base.num_layers} layers to make a smaller student, "
