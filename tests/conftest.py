@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.models",
+    "tests.fixtures.dashboard",
 ]

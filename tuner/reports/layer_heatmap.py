@@ -18,8 +18,10 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from recsys.layers import LayerImportance, LayerSelection  # noqa: E402
+from tuner.reports.style import save, styled  # noqa: E402
 
 
+@styled()
 def plot_layer_heatmap(
     importance: LayerImportance,
     path: Path | str,
@@ -27,8 +29,6 @@ def plot_layer_heatmap(
     title: str = "",
 ) -> Path:
     """Write the heatmap of ``importance`` to ``path`` and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     selections = selections or {}
     groups = sorted({group for _, group in importance.targets})
     layers = importance.num_layers
@@ -51,8 +51,9 @@ def plot_layer_heatmap(
             chosen = [layer for layer, g in (selections[domain].targets if domain in selections else ()) if g == group]
             if chosen:
                 ax.plot(chosen, [i] * len(chosen), "o", color="red", markersize=4)
-        ax.set_title(group)
-        ax.set_xlabel("layer")
+        ax.set_title(f"module group: {group}")
+        ax.set_xlabel("layer index (0 = nearest the input)")
+        ax.grid(False)
         step = max(1, layers // 15)
         ax.set_xticks(range(0, layers, step))
         ax.set_yticks(range(rows), labels)
@@ -60,8 +61,7 @@ def plot_layer_heatmap(
     if selections:
         legend.append(plt.Line2D([], [], marker="o", color="red", linestyle="", label="selected"))
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.04, label="importance (1 = domain's top target)")
-    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.45, 0.0), ncol=len(legend), fontsize=8, frameon=False)
-    fig.suptitle(title or f"layer importance by domain ({importance.base_model})")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.45, 0.0), ncol=len(legend), frameon=False)
+    # The figure title sits above the panel titles: y > 1 plus bbox_inches="tight" keeps them apart.
+    fig.suptitle(title or f"layer importance by domain ({importance.base_model})", y=1.0 + 0.35 / (1.2 + 0.45 * rows))
+    return save(fig, path)
