@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The whole suite, slow tests (real embedded models, CLINC150) included.
 test: install
+	@command -v chromium >/dev/null || echo "note: headless Chromium is missing, the dashboard browser tests will skip; install it with: sudo apt-get install -y chromium"
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: install

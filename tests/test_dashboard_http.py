@@ -136,3 +136,22 @@ def test_access_is_one_decision_per_token_and_action():
     assert locked.csrf_ok(locked.csrf_value()) and not locked.csrf_ok("") and not open_server.csrf_ok("")
     with pytest.raises(ValueError, match="action must be one of"):
         locked.allows("s3cret", "delete")
+
+
+def test_adaptune_serve_with_http_port_serves_metrics_and_stops_cleanly(serve_process, tmp_path):
+    process = serve_process(tmp_path / "cli.duckdb", extra_args=("--http-port", "0"))
+    match = re.search(r"dashboard and /metrics on http://127\.0\.0\.1:(\d+)/", process.log())
+    assert match, process.log()
+    http = DashboardServer(None, int(match.group(1)), "", [])
+    assert http.request("GET", "/metrics").status == 200
+    assert ">Domains<" in http.request("GET", "/").text
+    assert process.stop() == 0
+
+
+@pytest.mark.parametrize(("settings", "field"), [({"http_port": -1}, "http_port"), ({"http_port": "80"}, "http_port"),
+                                                ({"http_port": True}, "http_port"), ({"http_host": " "}, "http_host")])
+def test_bad_http_settings_name_the_field(settings, field):
+    from server.config import ServerConfig
+
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        ServerConfig(**settings)

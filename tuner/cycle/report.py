@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from tuner.reports.layer_heatmap import plot_layer_heatmap  # noqa: E402
 from tuner.reports.learning_curve import plot_learning_curve  # noqa: E402
@@ -34,7 +35,7 @@ def plot_before_after(outcomes: list["DomainOutcome"], path: Path, title: str) -
     before = [o.gate.reference[o.gate.metric] for o in outcomes]
     after = [o.gate.candidate[o.gate.metric] for o in outcomes]
     x = range(len(outcomes))
-    ax.bar([i - 0.2 for i in x], before, width=0.4, color=COLORS["before"], label="before (champion or base)")
+    ax.bar([i - 0.2 for i in x], before, width=0.4, color=COLORS["before"])
     bars = ax.bar([i + 0.2 for i in x], after, width=0.4, color=COLORS["promoted"])
     for bar, outcome in zip(bars, outcomes):
         bar.set_color(COLORS["promoted"] if outcome.gate.promote else COLORS["kept"])
@@ -46,9 +47,10 @@ def plot_before_after(outcomes: list["DomainOutcome"], path: Path, title: str) -
     ax.set_xlabel("domain")
     ax.set_ylabel(f"held-out {metric} (fraction, 0-1)")
     ax.set_title(title)
-    ax.bar([], [], color=COLORS["promoted"], label="candidate, promoted")
-    ax.bar([], [], color=COLORS["kept"], label="candidate, kept current")
-    legend_outside(ax)
+    handles = [Patch(color=COLORS["before"], label="before (champion or base)"),
+               Patch(color=COLORS["promoted"], label="candidate, promoted"),
+               Patch(color=COLORS["kept"], label="candidate, kept current")]
+    legend_outside(ax, handles=handles)
     return save(fig, path)
 
 

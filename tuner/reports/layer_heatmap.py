@@ -38,7 +38,8 @@ def plot_layer_heatmap(
         for domain, count in zip(importance.domains, importance.probe_counts)
     ]
     width = min(4 + 0.35 * layers * len(groups), 30)
-    fig, axes = plt.subplots(1, len(groups), figsize=(width, 1.2 + 0.45 * rows), squeeze=False, sharey=True)
+    height = 1.2 + 0.45 * rows
+    fig, axes = plt.subplots(1, len(groups), figsize=(width, height), squeeze=False, sharey=True)
     image = None
     for ax, group in zip(axes[0], groups):
         columns = [importance.targets.index((layer, group)) for layer in range(layers)]
@@ -52,7 +53,7 @@ def plot_layer_heatmap(
             if chosen:
                 ax.plot(chosen, [i] * len(chosen), "o", color="red", markersize=4)
         ax.set_title(f"module group: {group}")
-        ax.set_xlabel("layer index (0 = nearest the input)")
+        ax.set_xlabel("layer index (0 = input side)")
         ax.grid(False)
         step = max(1, layers // 15)
         ax.set_xticks(range(0, layers, step))
@@ -60,8 +61,9 @@ def plot_layer_heatmap(
     legend = [Patch(facecolor="grey", hatch="///", edgecolor="white", label="completed by CF")]
     if selections:
         legend.append(plt.Line2D([], [], marker="o", color="red", linestyle="", label="selected"))
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.04, label="importance (1 = domain's top target)")
-    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.45, 0.0), ncol=len(legend), frameon=False)
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.04, label="importance\n(1 = top target)")
+    # Below the tick labels and axis titles (they reach about 0.35 in under the figure's bottom edge).
+    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.45, -0.4 / height), ncol=len(legend), frameon=False)
     # The figure title sits above the panel titles: y > 1 plus bbox_inches="tight" keeps them apart.
-    fig.suptitle(title or f"layer importance by domain ({importance.base_model})", y=1.0 + 0.35 / (1.2 + 0.45 * rows))
+    fig.suptitle(title or f"layer importance by domain ({importance.base_model})", y=1.0 + 0.35 / height)
     return save(fig, path)
