@@ -56,8 +56,10 @@ def styled() -> Iterator[None]:
 
 
 def legend_outside(ax, **kwargs):
-    """A legend to the right of ``ax``, outside the data area."""
-    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)
+    """A legend to the right of ``ax``, outside the data area (figures with several panels use
+    ``layout="constrained"``, which makes room for it beside each panel)."""
+    settings = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, **kwargs}
+    return ax.legend(**settings)
 
 
 def save(fig, target: Path | str | IO[bytes]) -> Path | IO[bytes]:
