@@ -26,8 +26,7 @@ def start_http(context: AppContext, *, ssl_context: ssl.SSLContext | None = None
         httpd = DashboardServer((config.http_host, config.http_port), make_handler(Dashboard(context)))
     except OSError as exc:
         raise OSError(f"cannot listen for HTTP on {config.http_host}:{config.http_port}: {exc}") from exc
-    if ssl_context is not None:
-        httpd.socket = ssl_context.wrap_socket(httpd.socket, server_side=True)
+    httpd.ssl_context = ssl_context
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="adaptune-http", daemon=True)
     thread.start()
 

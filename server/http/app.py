@@ -11,6 +11,7 @@ import http.cookies
 import io
 import logging
 import re
+import ssl
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -308,5 +309,20 @@ def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
 
 
 class DashboardServer(ThreadingHTTPServer):
+    """One thread per connection; with ``ssl_context`` the TLS handshake happens in that thread,
+    so a client that connects and stays silent cannot hold up the accept loop."""
+
     daemon_threads = True
     allow_reuse_address = False
+    ssl_context: ssl.SSLContext | None = None
+    handshake_timeout = 10.0
+
+    def finish_request(self, request, client_address) -> None:
+        if self.ssl_context is not None:
+            request.settimeout(self.handshake_timeout)
+            request = self.ssl_context.wrap_socket(request, server_side=True)
+            request.settimeout(None)
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address) -> None:
+        log.debug("connection from %s failed", client_address, exc_info=True)  # e.g. plain HTTP to the TLS port
