@@ -26,6 +26,7 @@ shell: install
 
 # The whole suite (the executor tests start a local Ray instance), slow tests (real embedded models, CLINC150) included.
 test: install
+	@command -v chromium >/dev/null || echo "note: headless Chromium is missing, the dashboard browser tests will skip; install it with: sudo apt-get install -y chromium"
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: install

@@ -48,6 +48,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -205,19 +206,20 @@ def ratios(rows: dict) -> dict:
     }
 
 
+@styled()
 def plot(rows: dict, share: dict, before_by_domain: dict, path: Path, title: str) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5), layout="constrained")
     names = list(rows)
     ax = axes[0]
     ax.bar(names, [rows[n]["weighted_accuracy_after"] for n in names], color=["tab:green", "tab:blue", "tab:grey"])
     ax.axhline(rows["targeted"]["weighted_accuracy_before"], color="black", ls="--", lw=1, label="before (zero-shot)")
     ax.set_ylim(0, 1)
     ax.set_ylabel("traffic-weighted held-out accuracy")
-    ax.legend(loc="lower right")
+    legend_outside(ax)
     ax.set_title("accuracy after the cycle")
     ax = axes[1]
     ax.bar(names, [rows[n]["wall_s"] for n in names], color=["tab:green", "tab:blue", "tab:grey"])
-    ax.set_ylabel("cycle wall seconds")
+    ax.set_ylabel("cycle wall time (s)")
     ax.set_title("time")
     ax = axes[2]
     domains = sorted(share, key=share.get, reverse=True)
@@ -227,14 +229,11 @@ def plot(rows: dict, share: dict, before_by_domain: dict, path: Path, title: str
         ax.bar([i + offset for i in x], [rows[name]["accuracy_after_by_domain"].get(d, 0) for d in domains],
                width=0.2, color=color, label=name)
     ax.set_xticks(list(x), [f"{d}\n{share[d]:.0%}" for d in domains], rotation=45, fontsize=7)
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("held-out accuracy (fraction)")
     ax.set_title("per domain (share of traffic below the name)")
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

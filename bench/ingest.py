@@ -36,6 +36,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,23 +119,22 @@ def run_grpc(events: list[Interaction], batch_size: int, folder: Path, *, conver
     return {"seconds": seconds, "accepted": result.accepted, "stored": stored, "rejected": result.rejected}
 
 
+@styled()
 def plot(results: dict, path: Path) -> None:
     labels = ["direct store", "gRPC stream", "gRPC, client converts"]
     values = [results["direct_events_per_s"], results["grpc_events_per_s"], results["grpc_from_objects_events_per_s"]]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     bars = ax.bar(labels, values, color=["#7a7a7a", "#2b6cb0", "#90cdf4"])
     ax.axhline(TARGET_GRPC_EVENTS_PER_S, color="#c53030", linestyle="--", label=f"gRPC target {TARGET_GRPC_EVENTS_PER_S:,}/s")
     ax.axhline(TARGET_RATIO * results["direct_events_per_s"], color="#dd6b20", linestyle=":",
                label=f"{TARGET_RATIO} x direct")
     for bar, value in zip(bars, values):
         ax.annotate(f"{value:,.0f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom")
-    ax.set_ylabel("events / s")
+    ax.set_ylabel("throughput (events / s)")
     ax.set_title(f"Ingesting {results['events']:,} interactions into DuckDB (batches of {results['batch_size']:,})\n"
                  f"gRPC / direct = {results['ratio']:.2f}")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    legend_outside(ax)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

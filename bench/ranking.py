@@ -33,6 +33,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,8 +169,9 @@ def timing(dataset, sizes: list[int], seed: int, folder: Path, repeats: int) -> 
     return rows
 
 
+@styled()
 def plot(report: dict, path: Path) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4), layout="constrained")
     labels = ["nDCG@k usage", "P@k usage", "nDCG@k errors", "P@k errors"]
     for offset, (name, key) in enumerate([("ALS", "als"), ("BPR", "bpr"), ("popularity", "popularity")]):
         q = report["quality"][key]
@@ -178,20 +180,19 @@ def plot(report: dict, path: Path) -> None:
     left.set_xticks([i + 0.27 for i in range(4)], labels, fontsize=8)
     left.set_ylim(0, 1)
     left.set_title(f"held-out quality (k={report['k']})")
-    left.legend()
+    left.set_ylabel("score (0-1)")
+    legend_outside(left)
     sizes = [row["events"] for row in report["timing"]]
     right.loglog(sizes, [row["total_seconds"] for row in report["timing"]], "o-", label="build + fit")
     right.loglog(sizes, [row["build_seconds"] for row in report["timing"]], "s--", label="build (SQL)")
     right.loglog(sizes, [row["fit_seconds"] for row in report["timing"]], "^--", label="fit (ALS)")
     first = report["timing"][0]
     right.loglog(sizes, [first["total_seconds"] * s / sizes[0] for s in sizes], ":", color="grey", label="linear")
-    right.set_xlabel("events")
-    right.set_ylabel("seconds")
+    right.set_xlabel("events (log scale)")
+    right.set_ylabel("seconds (log scale)")
     right.set_title("matrix build and fit time")
-    right.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    legend_outside(right)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

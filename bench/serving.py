@@ -45,6 +45,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -348,8 +349,9 @@ def int8_comparison(base: BaseModel, data_path, workdir: Path, quick: bool) -> d
 # -- report -----------------------------------------------------------------------------------
 
 
+@styled()
 def plot(results: dict, path: Path) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.2), layout="constrained")
     modes = results["in_process"]
     names = ["single", "mixed", "merged"]
     axes[0].bar(names, [modes[m]["rps"] for m in names], color=["tab:blue", "tab:orange", "tab:green"])
@@ -366,20 +368,21 @@ def plot(results: dict, path: Path) -> None:
     axes[1].set_xlabel("adapters resident")
     axes[1].set_ylabel("resident memory (MB)")
     axes[1].set_title(f"memory: {memory['memory_per_adapter_ratio'] * 100:.2f}% of base per adapter")
-    axes[1].legend()
+    legend_outside(axes[1])
     int8 = results["int8"]
     x = range(2)
     axes[2].bar([i - 0.2 for i in x], [int8["fp32_batch32_seconds"], int8["int8_batch32_seconds"]], width=0.4, label="seconds (test set, batch 32)")
     twin = axes[2].twinx()
     twin.bar([i + 0.2 for i in x], [int8["fp32_accuracy"], int8["int8_accuracy"]], width=0.4, color="tab:green", label="accuracy")
     twin.set_ylim(0, 1)
+    twin.set_ylabel("accuracy (fraction)")
+    axes[2].set_ylabel("seconds")
     axes[2].set_xticks(list(x), ["float32", "int8"])
     axes[2].set_title(f"int8: {int8['int8_speedup']:.2f}x faster, accuracy {int8['int8_accuracy_delta'] * 100:+.1f} points")
-    axes[2].legend(loc="upper left", fontsize=8)
-    twin.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    handles, labels = axes[2].get_legend_handles_labels()
+    more_handles, more_labels = twin.get_legend_handles_labels()
+    legend_outside(twin, handles=handles + more_handles, labels=labels + more_labels, bbox_to_anchor=(1.15, 1.0))
+    save(fig, path)
 
 
 def table(results: dict) -> str:

@@ -41,6 +41,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 import torch  # noqa: E402
 
 from recsys.datasets import clinc150  # noqa: E402
@@ -222,8 +223,9 @@ def verdicts(rows) -> list[dict]:
     return out
 
 
+@styled()
 def plot(rows, warm_rows, zero_shot, path: Path, title: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), layout="constrained")
     ref = rows[0]
     names = [r["strategy"] for r in rows]
     x = range(len(rows))
@@ -235,7 +237,8 @@ def plot(rows, warm_rows, zero_shot, path: Path, title: str) -> None:
     ax.axhline(TARGET_TIME_RATIO, color="tab:orange", ls=":", lw=1)
     ax.set_xticks(list(x), names, rotation=30)
     ax.set_title(f"{title}: same examples, LoRA on different layers\n(zero-shot accuracy {zero_shot['accuracy']:.3f})")
-    ax.legend(loc="lower right")
+    ax.set_ylabel("ratio to LoRA on all layers")
+    legend_outside(ax)
     ax = axes[1]
     if warm_rows:
         ns = [r["per_intent"] for r in warm_rows]
@@ -243,13 +246,10 @@ def plot(rows, warm_rows, zero_shot, path: Path, title: str) -> None:
         ax.plot(ns, [r["warm"] for r in warm_rows], "s-", label="warm-started from parent")
         ax.plot(ns, [r["zero_shot"] for r in warm_rows], "--", color="grey", label="zero-shot")
         ax.set_xlabel("child examples per intent")
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel("test accuracy (fraction)")
         ax.set_title("child domain: warm start vs scratch")
-        ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        legend_outside(ax)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ from server.context import AppContext
 from server.handlers import UndecodableRequestGuard
 from server.store_health import StoreHealthMonitor
 from server.streams import StreamGuard
+from server.metrics import MetricsSources, ServerMetrics
+from server.metrics_interceptor import RpcMetricsInterceptor
 from server.servicers import interactions, ranking, tuning, variants
 from server.storage import open_store
 
@@ -45,11 +48,14 @@ SERVICE_INSTALLERS: list[ServiceInstaller] = [
 ]
 
 
-def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[grpc.Server, int, AppContext]:
+def create_server(
+    config: ServerConfig, *, db: Database | None = None, http_ssl: ssl.SSLContext | None = None
+) -> tuple[grpc.Server, int, AppContext]:
     """Build (not start) the server: services, health, reflection, auth, limits; bind the port.
 
     Opens the store at ``config.db_path`` unless ``db`` is given; raises
-    ``StoreLockedError`` when another process holds the file.
+    ``StoreLockedError`` when another process holds the file. With ``config.http_port``
+    set, the dashboard and /metrics listen too (``context.http_port``; TLS with ``http_ssl``).
     """
     opened = db is None
     db = open_store(config.db_path) if db is None else db
@@ -58,6 +64,10 @@ def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[
         port = server.add_insecure_port(config.address)
         context.store_health.start()
         context.on_stop.insert(0, context.store_health.stop)
+        if config.http_port is not None:
+            from server.http import start_http
+
+            start_http(context, ssl_context=http_ssl)
     except RuntimeError as exc:
         if opened:
             db.close()
@@ -70,7 +80,12 @@ def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[
 
 
 def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]:
-    interceptors: list[grpc.ServerInterceptor] = [BearerTokenInterceptor(config.token)] if config.token else []
+    context = AppContext(config=config, db=db)
+    context.metrics = ServerMetrics(MetricsSources(db, serving=lambda: _serving_snapshot(context)))
+    # Metrics first, so refused calls (auth, stream cap, undecodable bytes) are counted too.
+    interceptors: list[grpc.ServerInterceptor] = [RpcMetricsInterceptor(context.metrics)]
+    if config.token:
+        interceptors.append(BearerTokenInterceptor(config.token))
     interceptors += [StreamGuard(config.stream_limit, config.stream_idle_seconds), UndecodableRequestGuard()]
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -80,7 +95,6 @@ def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]
     ]
     pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="adaptune-rpc")
     server = grpc.server(pool, interceptors=interceptors, options=options)
-    context = AppContext(config=config, db=db)
     names = [install(server, context) for install in SERVICE_INSTALLERS]
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -94,6 +108,16 @@ def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]
 
 # After ``grace``, how long stopping may still wait for gRPC and for the store's write lock.
 STOP_MARGIN_S = 5.0
+
+
+def _serving_snapshot(context: AppContext):
+    """The adapter pool's counts once the serving engine loaded, else None (nothing resident)."""
+    engine = context.engines.loaded() if context.engines is not None else None
+    if engine is None:
+        return None
+    from tuner.serving.residency import serving_snapshot
+
+    return serving_snapshot(engine.pool)
 
 
 def stop_server(server: grpc.Server, context: AppContext, grace: float | None = None) -> bool:
@@ -144,6 +168,8 @@ def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
             gc.freeze()
             auth = "bearer token required" if config.token else "no auth"
             print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
+            if context.http_port is not None:
+                print(f"dashboard and /metrics on http://{config.http_host}:{context.http_port}/", flush=True)
             if port_file is not None:
                 _write_port_file(Path(port_file), port)
             while not stop_requested.wait(0.5):

@@ -54,6 +54,9 @@ class ServerConfig:
     reports_dir: Path = DEFAULT_REPORTS_DIR
     # VariantService: base model, task, adapter cache size, Predict limits.
     serving: ServingConfig = field(default_factory=ServingConfig)
+    # Dashboard and /metrics over HTTP (server/http): off when None, 0 picks a free port.
+    http_port: int | None = None
+    http_host: str = DEFAULT_HOST
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))
@@ -87,6 +90,11 @@ class ServerConfig:
             from server.scheduler import parse_time_of_day
 
             parse_time_of_day(self.nightly_at)
+        if self.http_port is not None and (isinstance(self.http_port, bool) or not isinstance(self.http_port, int)
+                                           or not 0 <= self.http_port <= 65535):
+            raise ValueError(f"http_port must be None (off) or an integer in 0-65535, got {self.http_port!r}")
+        if not isinstance(self.http_host, str) or not self.http_host.strip():
+            raise ValueError(f"http_host must be a non-empty address, got {self.http_host!r}")
         if not isinstance(self.serving, ServingConfig):
             raise ValueError(f"serving must be a ServingConfig, got {type(self.serving).__name__}")
 

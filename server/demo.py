@@ -177,7 +177,15 @@ def main(argv: list[str] | None = None) -> int:
             code = ctx.server.stop()
             last = ctx.server.log().strip().splitlines()[-1:] or [""]
             print(f"server stopped with SIGTERM (exit code {code}: {last[0]})", flush=True)
+    print(dashboard_command(Path(ctx.args.db)), flush=True)
     return 0
+
+
+def dashboard_command(db: Path, port: int = 8080) -> str:
+    """The demo's last line: serve its database with the dashboard on (read-only without --token)."""
+    adapters, reports = demo_folders(db)
+    return (f"dashboard: adaptune serve --db {db} --adapters {adapters} --reports {reports} --http-port {port}"
+            f"  # then open http://127.0.0.1:{port}/")
 
 
 if __name__ == "__main__":

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.models",
     "tests.fixtures.ray_cluster",
+    "tests.fixtures.dashboard",
 ]

@@ -40,6 +40,7 @@ def test_demo_with_example_traffic(tmp_path: Path):
     assert "chains: legal -> contracts" in out
     assert "[5/5] what the server stored" in out
     assert "server stopped with SIGTERM (exit code 0: stopped)" in out
+    assert out.strip().splitlines()[-1].startswith(f"dashboard: adaptune serve --db {db} ")
     assert stored(db) == 360
     # A second run keeping the file sends the same events: all duplicates.
     again = run_demo("--db", str(db), "--keep-db")

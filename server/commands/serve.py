@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=f"require 'authorization: Bearer TOKEN' on every call but health (default ${TOKEN_ENV}, else no auth)",
     )
+    parser.add_argument("--http-port", type=int, default=None,
+                        help="serve the dashboard and /metrics over HTTP on this port (default off; 0 picks a free one)")
+    parser.add_argument("--http-host", default=DEFAULT_HOST, help=f"address of the HTTP side (default {DEFAULT_HOST})")
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     defaults = ServerConfig()
     parser.add_argument("--max-message-bytes", type=int, default=defaults.max_message_bytes)
@@ -95,6 +98,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         executor=executor_config_from_args(args),
         nightly_at=args.nightly_at,
         reports_dir=args.reports,
+        http_port=args.http_port,
+        http_host=args.http_host,
     )
 
 

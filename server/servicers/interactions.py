@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from recsys.domains import domains_within, list_domains, upsert_domain
-from recsys.events.log import append_columns
+from recsys.events.log import AppendResult, append_columns
 from recsys.events.query import DEFAULT_PAGE_SIZE, interaction_stats, list_page
 from recsys.events.validate import EventLimits, InvalidEventError, check_batch_size
 from recsys.store import Database
@@ -14,16 +14,25 @@ from server._proto.adaptune.v1 import interactions_pb2_grpc as pb_grpc
 from server.context import AppContext
 from server.convert import interactions as convert
 from server.errors import grpc_errors
+from server.metrics import ServerMetrics, Stopwatch
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InteractionService"].full_name
 
 
 class InteractionServicer(pb_grpc.InteractionServiceServicer):
-    def __init__(self, db: Database, limits: EventLimits, max_message_bytes: int):
+    def __init__(self, db: Database, limits: EventLimits, max_message_bytes: int, metrics: ServerMetrics):
         self._db = db
         self._limits = limits
         # Listings stay well under the message limit, whatever clients stored.
         self._listing_bytes = max_message_bytes // 2
+        self._metrics = metrics
+
+    def _append(self, interactions) -> AppendResult:
+        """Store one batch and record what became of its events (metrics)."""
+        with Stopwatch() as watch:
+            result = append_columns(self._db, convert.columns_from_protos(interactions), limits=self._limits)
+        self._metrics.record_batch(result, watch.seconds)
+        return result
 
     @grpc_errors
     def LogInteractions(self, request_iterator, context: grpc.ServicerContext) -> pb.LogSummary:
@@ -31,13 +40,13 @@ class InteractionServicer(pb_grpc.InteractionServiceServicer):
         summary = convert.LogSummaryBuilder()
         for batch_index, batch in enumerate(request_iterator):
             check_batch_size(len(batch.interactions), self._limits, batch_index)  # before decoding it
-            result = append_columns(self._db, convert.columns_from_protos(batch.interactions), limits=self._limits)
+            result = self._append(batch.interactions)
             summary.add(result, batch_index)
         return summary.to_proto()
 
     @grpc_errors
     def LogInteraction(self, request: pb.LogInteractionRequest, context: grpc.ServicerContext) -> pb.LogInteractionResponse:
-        result = append_columns(self._db, convert.columns_from_protos([request.interaction]), limits=self._limits)
+        result = self._append([request.interaction])
         if result.rejections:
             raise InvalidEventError(result.rejections[0])
         return pb.LogInteractionResponse(duplicate=result.duplicates > 0)
@@ -70,5 +79,6 @@ class InteractionServicer(pb_grpc.InteractionServiceServicer):
 
 
 def install(server: grpc.Server, context: AppContext) -> str:
-    pb_grpc.add_InteractionServiceServicer_to_server(InteractionServicer(context.db, context.config.event_limits, context.config.max_message_bytes), server)
+    servicer = InteractionServicer(context.db, context.config.event_limits, context.config.max_message_bytes, context.metrics)
+    pb_grpc.add_InteractionServiceServicer_to_server(servicer, server)
     return SERVICE_NAME

@@ -89,6 +89,7 @@ def install(server: grpc.Server, context: AppContext) -> str:
         scheduler.start()
         context.on_stop.append(scheduler.request_stop)  # no new cycle, then cancel the running one
     context.on_stop.append(cycles.stop)
+    context.cycles = cycles
     if scheduler is not None:
         context.on_stop.append(scheduler.stop)
     pb_grpc.add_TuningServiceServicer_to_server(TuningServicer(context.db, cycles), server)

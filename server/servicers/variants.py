@@ -20,6 +20,7 @@ from server._proto.adaptune.v1 import serving_pb2_grpc as pb_grpc
 from server.context import AppContext
 from server.convert import variants as convert
 from server.errors import grpc_errors
+from server.metrics import ServerMetrics, Stopwatch, variant_kind
 from tuner.serving.config import ServingConfig
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VariantService"].full_name
@@ -44,6 +45,10 @@ class EngineHolder:
                     self._engine = ServingEngine.open(self._db, self._adapters_dir, self.config)
         return self._engine
 
+    def loaded(self):
+        """The engine if a call loaded it already, else None (never loads: metrics read this)."""
+        return self._engine
+
     def close(self) -> None:
         with self._lock:
             if self._engine is not None:
@@ -52,8 +57,9 @@ class EngineHolder:
 
 
 class VariantServicer(pb_grpc.VariantServiceServicer):
-    def __init__(self, engines: EngineHolder):
+    def __init__(self, engines: EngineHolder, metrics: ServerMetrics):
         self._engines = engines
+        self._metrics = metrics
 
     @grpc_errors
     def GetVariant(self, request: pb.GetVariantRequest, context: grpc.ServicerContext) -> pb.Variant:
@@ -64,14 +70,17 @@ class VariantServicer(pb_grpc.VariantServiceServicer):
     def Predict(self, request: pb.PredictRequest, context: grpc.ServicerContext) -> pb.PredictResponse:
         engine = self._engines.get()
         options = convert.options_from_proto(request, engine.config.default_new_tokens)
-        result = engine.predict(
-            request.user_id, request.domain or None, list(request.inputs), options, base_only=request.base_only
-        )
+        with Stopwatch() as watch:
+            result = engine.predict(
+                request.user_id, request.domain or None, list(request.inputs), options, base_only=request.base_only
+            )
+        self._metrics.record_predict(variant_kind(result.variant), watch.seconds, len(request.inputs))
         return convert.result_to_proto(result)
 
 
 def install(server: grpc.Server, context: AppContext) -> str:
     engines = EngineHolder(context.db, context.config.adapters_dir, context.config.serving)
     context.on_stop.append(engines.close)
-    pb_grpc.add_VariantServiceServicer_to_server(VariantServicer(engines), server)
+    context.engines = engines
+    pb_grpc.add_VariantServiceServicer_to_server(VariantServicer(engines, context.metrics), server)
     return SERVICE_NAME

@@ -13,9 +13,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from tuner.reports.layer_heatmap import plot_layer_heatmap  # noqa: E402
 from tuner.reports.learning_curve import plot_learning_curve  # noqa: E402
+from tuner.reports.style import COLORS, legend_outside, save, styled  # noqa: E402
 
 if TYPE_CHECKING:
     from tuner.cycle.running import CycleResult, DomainOutcome
@@ -25,30 +27,31 @@ LAYERS_PNG = "layers.png"
 CURVES_DIR = "curves"
 
 
+@styled()
 def plot_before_after(outcomes: list["DomainOutcome"], path: Path, title: str) -> Path:
     """Per domain: the reference (champion or base) and the candidate on the same held-out rows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(outcomes) + 2), 4))
     names = [o.domain for o in outcomes]
     before = [o.gate.reference[o.gate.metric] for o in outcomes]
     after = [o.gate.candidate[o.gate.metric] for o in outcomes]
     x = range(len(outcomes))
-    ax.bar([i - 0.2 for i in x], before, width=0.4, color="tab:grey", label="before (champion or base)")
-    bars = ax.bar([i + 0.2 for i in x], after, width=0.4, color="tab:blue", label="candidate")
+    ax.bar([i - 0.2 for i in x], before, width=0.4, color=COLORS["before"])
+    bars = ax.bar([i + 0.2 for i in x], after, width=0.4, color=COLORS["promoted"])
     for bar, outcome in zip(bars, outcomes):
-        bar.set_color("tab:orange" if outcome.review else "tab:green" if outcome.gate.promote else "tab:red")
+        bar.set_color(COLORS["review"] if outcome.review else COLORS["promoted"] if outcome.gate.promote else COLORS["kept"])
         ax.annotate(_decision(outcome, "promoted", "kept"), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=8)
     metric = outcomes[0].gate.metric if outcomes else "metric"
     ax.set_xticks(list(x), names)
     ax.set_ylim(0, 1.1)
-    ax.set_ylabel(f"held-out {metric}")
+    ax.set_xlabel("domain")
+    ax.set_ylabel(f"held-out {metric} (fraction, 0-1)")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    handles = [Patch(color=COLORS["before"], label="before (champion or base)"),
+               Patch(color=COLORS["promoted"], label="candidate, promoted"),
+               Patch(color=COLORS["kept"], label="candidate, kept current")]
+    legend_outside(ax, handles=handles)
+    return save(fig, path)
 
 
 def _ranked_table(summary: dict) -> list[str]:

@@ -53,12 +53,15 @@ class CycleHandle:
         # Where its jobs run (the service sets it when it starts the cycle).
         self.executor: ExecutorConfig = ExecutorConfig()
         self.error: BaseException | None = None
+        # The newest event, for watchers that are not the one consumer of ``events`` (the dashboard).
+        self.latest: CycleEvent | None = None
 
     @property
     def cycle_id(self) -> str:
         return self.record.cycle_id
 
     def emit(self, event: CycleEvent) -> None:
+        self.latest = event
         self._events.put(event)
 
     def _finish(self, result: "CycleResult | None", error: BaseException | None) -> None:
@@ -144,8 +147,13 @@ class CycleService:
 
     def running(self) -> str | None:
         """The id of the cycle running now, if any."""
+        handle = self.current()
+        return handle.cycle_id if handle is not None else None
+
+    def current(self) -> CycleHandle | None:
+        """The handle of the cycle running now, if any (its ``latest`` event is its progress)."""
         with self._lock:
-            return self._current.cycle_id if self._current is not None and not self._current.done() else None
+            return self._current if self._current is not None and not self._current.done() else None
 
     def check_request(self, request: CycleRequest) -> CycleConfig:
         """The config this request runs with; ValueError naming an unknown domain, nothing changed."""

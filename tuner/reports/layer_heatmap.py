@@ -18,8 +18,10 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from recsys.layers import LayerImportance, LayerSelection  # noqa: E402
+from tuner.reports.style import save, styled  # noqa: E402
 
 
+@styled()
 def plot_layer_heatmap(
     importance: LayerImportance,
     path: Path | str,
@@ -27,8 +29,6 @@ def plot_layer_heatmap(
     title: str = "",
 ) -> Path:
     """Write the heatmap of ``importance`` to ``path`` and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     selections = selections or {}
     groups = sorted({group for _, group in importance.targets})
     layers = importance.num_layers
@@ -38,7 +38,8 @@ def plot_layer_heatmap(
         for domain, count in zip(importance.domains, importance.probe_counts)
     ]
     width = min(4 + 0.35 * layers * len(groups), 30)
-    fig, axes = plt.subplots(1, len(groups), figsize=(width, 1.2 + 0.45 * rows), squeeze=False, sharey=True,
+    height = 1.2 + 0.45 * rows
+    fig, axes = plt.subplots(1, len(groups), figsize=(width, height), squeeze=False, sharey=True,
                              layout="constrained")  # constrained: the figure title keeps clear of the panel titles
     image = None
     for ax, group in zip(axes[0], groups):
@@ -52,17 +53,18 @@ def plot_layer_heatmap(
             chosen = [layer for layer, g in (selections[domain].targets if domain in selections else ()) if g == group]
             if chosen:
                 ax.plot(chosen, [i] * len(chosen), "o", color="red", markersize=4)
-        ax.set_title(group)
-        ax.set_xlabel("layer")
+        ax.set_title(f"module group: {group}")
+        ax.set_xlabel("layer index (0 = input side)")
+        ax.grid(False)
         step = max(1, layers // 15)
         ax.set_xticks(range(0, layers, step))
         ax.set_yticks(range(rows), labels)
     legend = [Patch(facecolor="grey", hatch="///", edgecolor="white", label="completed by CF")]
     if selections:
         legend.append(plt.Line2D([], [], marker="o", color="red", linestyle="", label="selected"))
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.04, label="importance (1 = domain's top target)")
-    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.45, 0.0), ncol=len(legend), fontsize=8, frameon=False)
-    fig.suptitle(title or f"layer importance by domain ({importance.base_model})")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.04, label="importance\n(1 = top target)")
+    # Below the tick labels and axis titles (they reach about 0.35 in under the figure's bottom edge).
+    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.45, -0.4 / height), ncol=len(legend), frameon=False)
+    # The figure title sits above the panel titles: y > 1 plus bbox_inches="tight" keeps them apart.
+    fig.suptitle(title or f"layer importance by domain ({importance.base_model})", y=1.0 + 0.35 / height)
+    return save(fig, path)
