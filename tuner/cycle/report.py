@@ -49,7 +49,8 @@ def plot_before_after(outcomes: list["DomainOutcome"], path: Path, title: str) -
     ax.set_title(title)
     handles = [Patch(color=COLORS["before"], label="before (champion or base)"),
                Patch(color=COLORS["promoted"], label="candidate, promoted"),
-               Patch(color=COLORS["kept"], label="candidate, kept current")]
+               Patch(color=COLORS["kept"], label="candidate, kept current"),
+               Patch(color=COLORS["review"], label="candidate, awaiting review")]
     legend_outside(ax, handles=handles)
     return save(fig, path)
 
