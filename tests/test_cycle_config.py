@@ -50,6 +50,13 @@ def test_torch_free_copies_match_the_tuner():
         ("dry_run", "yes", "dry_run must be a bool, got 'yes'"),
         ("train", {"epochs": 1}, "train must be a TrainConfig, got dict"),
         ("probe_examples", 0, "probe_examples must be an integer >= 1, got 0"),
+        ("replay_ratio", -0.5, r"replay_ratio must be a number in \[0, inf\], got -0.5"),
+        ("replay_ratio", float("nan"), r"replay_ratio must be a number in \[0, inf\], got nan"),
+        ("replay_min", -1, "replay_min must be an integer >= 0, got -1"),
+        ("max_validation", 0, "max_validation must be an integer >= 1, got 0"),
+        ("max_test", 1.5, "max_test must be an integer >= 1, got 1.5"),
+        ("continue_schedule", "step", "continue_schedule must be one of \\['constant', 'linear', 'cosine'\\], got 'step'"),
+        ("continue_warmup", 1.0, r"continue_warmup must be a number in \[0, 1\), got 1.0"),
     ],
 )
 def test_bad_cycle_config_values_are_named(field, value, message):

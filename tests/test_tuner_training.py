@@ -20,7 +20,8 @@ from tuner.training import AdapterTrainer, _validate, train_adapter
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
-QUICK = TrainConfig(epochs=3, lr=5e-3, batch_size=16, progress=False)
+# Loss-monitored: these tests check what trains, not what selection picks (tests/test_training_selection.py does).
+QUICK = TrainConfig(epochs=3, lr=5e-3, batch_size=16, monitor="loss", progress=False)
 
 
 def toy_split(n: int = 160, seed: int = 0, generation: bool = False):
@@ -99,7 +100,7 @@ def test_an_untrained_adapter_predicts_like_the_zero_shot_base(bert_classifier):
 def test_early_stopping_stops_and_restores_the_best_checkpoint(bert_classifier):
     split = toy_split()
     # A learning rate far too high makes validation loss climb after the first steps.
-    config = TrainConfig(epochs=30, lr=0.5, batch_size=16, eval_every=1, patience=2, progress=False)
+    config = TrainConfig(epochs=30, lr=0.5, batch_size=16, eval_every=1, patience=2, monitor="loss", progress=False)
     result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
 
     assert result.stopped_early

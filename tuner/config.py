@@ -6,7 +6,22 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-MONITORS = ("loss", "accuracy")
+# What checkpoint choice and early stopping watch; "auto" is the gate's own metric
+# (accuracy for classification, token F1 for generation). Direction is explicit
+# (cf. transformers' metric_for_best_model + greater_is_better).
+MONITORS = ("auto", "loss", "accuracy", "token_f1")
+GREATER_IS_BETTER = {"loss": False, "accuracy": True, "token_f1": True}
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+def resolve_monitor(monitor: str, task: str) -> str:
+    """The metric ``monitor`` means for ``task`` ("auto": what the gate compares)."""
+    if monitor == "auto":
+        return "accuracy" if task == "classification" else "token_f1"
+    needs = {"accuracy": "classification", "token_f1": "generation"}.get(monitor)
+    if needs is not None and needs != task:
+        raise ValueError(f"monitor {monitor!r} needs task {needs}, not {task!r}")
+    return monitor
 
 
 @dataclass(frozen=True)
@@ -15,9 +30,16 @@ class TrainConfig:
 
     ``max_steps`` caps the steps (None: ``epochs`` full passes); 0 builds the adapter
     without training it. ``eval_every`` counts steps between validation passes
-    (0: once per epoch); ``patience`` counts validation passes without improvement of
-    ``monitor`` before stopping (0: never stop early). The best validation checkpoint
-    is always restored at the end. ``cache_frozen_layers`` runs the frozen layers below
+    (0: scaled to the data, a pass after every ``eval_examples`` training examples and
+    at least one per epoch, so a large set is checked several times an epoch and a
+    small one once); ``patience`` counts validation passes without
+    improvement of ``monitor`` before stopping (0: never stop early). ``monitor``
+    "auto" watches the gate's metric (accuracy, or token F1 for generation), with the
+    validation loss only breaking ties; the best validation checkpoint is always
+    restored at the end. ``schedule`` shapes the learning rate: linear warmup over
+    ``warmup`` (a fraction of the steps), then constant, linear or cosine decay to 0;
+    ``label_smoothing`` (classification) keeps the head from runaway confidence when
+    training continues from an already-trained adapter. ``cache_frozen_layers`` runs the frozen layers below
     the lowest adapted one once per example (in eval mode, so without dropout there) and
     trains on their cached output, instead of running them again on every step.
     """
@@ -33,7 +55,11 @@ class TrainConfig:
     max_steps: int | None = None
     patience: int = 3
     eval_every: int = 0
-    monitor: str = "loss"
+    eval_examples: int = 512
+    monitor: str = "auto"
+    schedule: str = "constant"
+    warmup: float = 0.0
+    label_smoothing: float = 0.0
     seed: int = 0
     max_length: int = 64
     head_scale: float = 20.0
@@ -44,7 +70,7 @@ class TrainConfig:
     imprint_new_labels: bool = True
 
     def __post_init__(self) -> None:
-        _positive_int(self, "rank", "batch_size", "epochs", "max_length")
+        _positive_int(self, "rank", "batch_size", "epochs", "max_length", "eval_examples")
         _non_negative_int(self, "patience", "eval_every", "seed")
         if self.max_steps is not None:
             _non_negative_int(self, "max_steps")
@@ -58,6 +84,12 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {list(MONITORS)}, got {self.monitor!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+        for name in ("warmup", "label_smoothing"):
+            _finite(self, name)
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         for name in ("progress", "cache_frozen_layers", "imprint_new_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")

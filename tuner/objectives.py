@@ -31,10 +31,11 @@ class BatchScore:
 class ClassificationObjective:
     """Cross-entropy of the adapter's head over the pooled backbone output."""
 
-    def __init__(self, base: BaseModel, labels: Sequence[str], max_length: int) -> None:
+    def __init__(self, base: BaseModel, labels: Sequence[str], max_length: int, label_smoothing: float = 0.0) -> None:
         self.base = base
         self.index = {label: i for i, label in enumerate(labels)}
         self.max_length = max_length
+        self.label_smoothing = label_smoothing
 
     def encode(self, examples: Sequence[Example]) -> list[tuple[list[int], int]]:
         ids = encode_texts(self.base.tokenizer, [e.text for e in examples], self.max_length)
@@ -53,7 +54,8 @@ class ClassificationObjective:
         return adapter.head(pooled_on_device(adapter.model, batch, self.base.pooling))
 
     def loss(self, adapter: Adapter, batch: Batch) -> torch.Tensor:
-        return F.cross_entropy(self.logits(adapter, batch), batch.labels)
+        """The training loss (smoothed); ``score`` reports the plain cross-entropy."""
+        return F.cross_entropy(self.logits(adapter, batch), batch.labels, label_smoothing=self.label_smoothing)
 
     @torch.no_grad()
     def score(self, adapter: Adapter, batch: Batch) -> BatchScore:
@@ -107,7 +109,8 @@ class GenerationObjective:
         return losses.sum(dim=1).tolist(), mask.sum(dim=1).tolist()
 
 
-def objective_for(base: BaseModel, labels: Sequence[str], max_length: int):
+def objective_for(base: BaseModel, labels: Sequence[str], max_length: int, label_smoothing: float = 0.0):
+    """The task's objective; ``label_smoothing`` applies to classification training only."""
     if base.task == "classification":
-        return ClassificationObjective(base, labels, max_length)
+        return ClassificationObjective(base, labels, max_length, label_smoothing)
     return GenerationObjective(base, max_length)

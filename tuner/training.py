@@ -5,7 +5,9 @@ head require gradients; nothing below the lowest adapted layer does, so autograd
 backward pass stops there (no gradient checkpointing, no input-embedding grads), and
 the frozen layers below it run once per example rather than once per step
 (``tuner.frozen_prefix``): adapting only top layers is cheaper both ways. The best
-validation checkpoint is restored.
+validation checkpoint is restored: best by the gate's own metric (``TrainConfig.monitor``
+"auto"), validation loss only breaking ties, since continued training can make the
+head more confident (loss up) while it classifies better.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from tqdm.auto import tqdm
 
 from tuner.adapters import Adapter
 from tuner.architectures import MODULE_GROUPS
-from tuner.config import TrainConfig
+from tuner.config import TrainConfig, resolve_monitor
 from tuner.data import Example, check_labels, require_training_examples
 from tuner.encoding import Batch, batched
 from tuner.frozen_prefix import MAX_CACHE_BYTES, FrozenPrefix, cache_bytes
 from tuner.loading import BaseModel
 from tuner.objectives import objective_for
+from tuner.schedules import scheduler
+from tuner.selection import Selection
 from tuner.targeting import prepare_adapter
 
 StepCallback = Callable[[int, int, float], None]
@@ -42,6 +46,8 @@ class EvalPoint:
     train_loss: float | None
     val_loss: float | None
     val_accuracy: float | None = None
+    # The monitored metric's value (equal to val_loss or val_accuracy when it is one of them).
+    val_metric: float | None = None
 
 
 @dataclass
@@ -67,6 +73,21 @@ class TrainResult:
     # Frozen layers run once per example instead of every step (0: none), and the seconds that took.
     cached_layers: int = 0
     cache_seconds: float = 0.0
+    # What selection watched ("loss", "accuracy" or "token_f1"), steps between
+    # validation passes, and why training ended ("completed" or "patience").
+    monitor: str = "loss"
+    eval_every: int = 0
+    stop_reason: str = "completed"
+
+    def why_stopped(self) -> str:
+        """One line for reports: where it stopped, why, and which checkpoint it kept."""
+        if self.best_metric is None:
+            return f"ran all {self.steps} steps without validation; kept the last"
+        best = f"kept step {self.best_step} (best {self.monitor} {self.best_metric:.4f})"
+        if self.stop_reason == "patience":
+            since = sum(p.step > self.best_step for p in self.history)
+            return f"stopped at step {self.steps}/{self.total_steps}: {since} evaluations without a better {self.monitor}; {best}"
+        return f"ran all {self.steps} steps ({len(self.history)} evaluations, every {self.eval_every} steps); {best}"
 
 
 def _resolve_labels(base: BaseModel, train: Sequence[Example], validation: Sequence[Example], labels) -> list[str]:
@@ -140,15 +161,15 @@ class AdapterTrainer:
         on_step: StepCallback | None = None,
     ) -> None:
         require_training_examples(train)
-        if config.monitor == "accuracy" and base.task != "classification":
-            raise ValueError(f"monitor 'accuracy' needs task classification, not {base.task!r}")
+        self.monitor = resolve_monitor(config.monitor, base.task)
         label_list = _resolve_labels(base, train, validation, labels)
         self.base, self.config, self.on_step = base, config, on_step
         self.adapter, self.warm_started_modules = prepare_adapter(
             base, layers=layers, groups=groups, config=config, labels=label_list, init_from=init_from,
             examples=train if config.imprint_new_labels else (),
         )
-        self.objective = objective_for(base, label_list, config.max_length)
+        self.objective = objective_for(base, label_list, config.max_length, config.label_smoothing)
+        self.val_examples = list(validation)
         self.train_items = self.objective.encode(train)
         self.val_items = self.objective.encode(validation)
         self.trainable = _trainable(self.adapter)
@@ -158,8 +179,8 @@ class AdapterTrainer:
         self.total_steps = steps_per_epoch * config.epochs
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
-        self.eval_every = config.eval_every or steps_per_epoch
-        self._sign = 1.0 if config.monitor == "loss" else -1.0  # lower is better after the sign
+        self.scheduler = scheduler(self.optimizer, self.total_steps, config.schedule, config.warmup)
+        self.eval_every = config.eval_every or min(steps_per_epoch, math.ceil(config.eval_examples / config.batch_size))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self._rng = torch.random.get_rng_state()
@@ -171,7 +192,8 @@ class AdapterTrainer:
         self.step_seconds: list[float] = []
         self.eval_seconds = 0.0
         self.stopped_early = False
-        self.best_step, self._best_value, self._best_state, self._bad_evals = 0, math.inf, self._snapshot(), 0
+        self.selection = Selection(self.monitor, config.patience)
+        self._best_state = self._snapshot()
         _set_mode(self.adapter, True)
         if self.val_items:
             self._evaluate()
@@ -217,14 +239,27 @@ class AdapterTrainer:
         val_loss, val_acc = _validate(
             self.objective, self.adapter, self.val_items, self.config.batch_size, partial(self._fed, self._val_states)
         )
+        metric = {"loss": val_loss, "accuracy": val_acc}.get(self.monitor)
+        if metric is None:
+            metric = self._token_f1()
         self.eval_seconds += time.perf_counter() - started
         recent = self.step_losses[self.history[-1].step if self.history else 0 :]
-        self.history.append(EvalPoint(self.step_count, sum(recent) / len(recent) if recent else None, val_loss, val_acc))
-        value = self._sign * (val_loss if self.config.monitor == "loss" else val_acc)
-        if value < self._best_value:
-            self.best_step, self._best_value, self._best_state, self._bad_evals = self.step_count, value, self._snapshot(), 0
-        else:
-            self._bad_evals += 1
+        train_loss = sum(recent) / len(recent) if recent else None
+        self.history.append(EvalPoint(self.step_count, train_loss, val_loss, val_acc, metric))
+        if self.selection.offer(self.step_count, metric, val_loss):
+            self._best_state = self._snapshot()
+
+    def _token_f1(self) -> float:
+        """Token F1 of greedy generations on the validation examples (what the gate compares)."""
+        from tuner.evaluation import evaluate  # generation helpers, only for generative monitors
+
+        _set_mode(self.adapter, False)
+        try:
+            metrics = evaluate(self.base, self.val_examples, self.adapter, group_by=(),
+                               batch_size=self.config.batch_size, max_length=self.config.max_length)
+        finally:
+            _set_mode(self.adapter, True)
+        return float(metrics["token_f1"])
 
     def step(self) -> float:
         """One optimisation step (and a validation pass when one is due); returns the loss."""
@@ -241,6 +276,7 @@ class AdapterTrainer:
                 loss = self.objective.loss(self.adapter, batch)
             loss.backward()
             self.optimizer.step()
+            self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
             self.step_seconds.append(time.perf_counter() - started)
             self._rng = torch.random.get_rng_state()
@@ -251,18 +287,17 @@ class AdapterTrainer:
             self.on_step(self.step_count, self.total_steps, value)
         if self.val_items and (self.step_count % self.eval_every == 0 or self.step_count == self.total_steps):
             self._evaluate()
-            if self.config.patience and self._bad_evals >= self.config.patience and self.step_count < self.total_steps:
+            if self.selection.exhausted and self.step_count < self.total_steps:
                 self.stopped_early = True
         return value
 
     def result(self) -> TrainResult:
         """Restore the best validation checkpoint (the last step without validation)."""
+        best_step = (self.selection.best_step or 0) if self.val_items else self.step_count
         if self.val_items:
             with torch.no_grad():
                 for name, param in self.trainable:
                     param.copy_(self._best_state[name])
-        else:
-            self.best_step = self.step_count
         self.adapter.eval()
         return TrainResult(
             adapter=self.adapter,
@@ -270,7 +305,7 @@ class AdapterTrainer:
             step_losses=self.step_losses,
             steps=self.step_count,
             total_steps=self.total_steps,
-            best_step=self.best_step,
+            best_step=best_step,
             stopped_early=self.stopped_early,
             train_seconds=sum(self.step_seconds) + self.cache_seconds,
             eval_seconds=self.eval_seconds,
@@ -278,9 +313,12 @@ class AdapterTrainer:
             trainable_params=sum(p.numel() for _, p in self.trainable),
             lora_params=sum(p.numel() for n, p in self.trainable if n.startswith("model.")),
             warm_started_modules=self.warm_started_modules,
-            best_metric=None if not self.val_items else self._sign * self._best_value,
+            best_metric=self.selection.best_metric,
             cached_layers=0 if self.prefix is None else self.prefix.depth,
             cache_seconds=self.cache_seconds,
+            monitor=self.monitor,
+            eval_every=self.eval_every,
+            stop_reason="patience" if self.stopped_early else "completed",
         )
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from recsys.domains import check_domain_name
+from recsys.escalation import EscalationPolicy
 from recsys.layers import DEFAULT_LAYER_BUDGET
-from tuner.config import TrainConfig
+from tuner.config import SCHEDULES, TrainConfig
 from tuner.executors.config import KINDS as EXECUTOR_KINDS
 from tuner.executors.config import check_ray_address
 from tuner.device_names import check_device_name
@@ -31,7 +32,7 @@ def default_train_config() -> TrainConfig:
     """A cycle's training: short, early-stopped, no progress bar (the cycle reports progress)."""
     return TrainConfig(
         rank=8, alpha=16.0, dropout=0.05, lr=2e-3, head_lr=5e-3, batch_size=32, epochs=3,
-        patience=2, max_length=32, progress=False,
+        patience=3, max_length=32, progress=False, label_smoothing=0.1,
     )  # fmt: skip
 
 
@@ -48,6 +49,19 @@ class CycleConfig:
     on the same rows by at least ``margin``, and the bias audit passes: for each of
     ``audit_attributes`` the gap between groups of at least ``audit_min_group`` examples
     is at most ``audit_bound``.
+
+    A domain that has a champion trains on its examples the champion has not seen plus
+    a class-balanced replay of the older ones, ``replay_ratio`` times as many (at least
+    ``replay_min``; None replays everything), so a cycle's cost follows the new events.
+    Validation and the gate's held-out rows come from the whole history (forgetting is
+    caught), class-balanced samples of at most ``max_validation`` and ``max_test`` rows.
+    A warm-started candidate continues a trained adapter: it trains with
+    ``continue_schedule`` (warmup over ``continue_warmup`` of its steps, then decay)
+    instead of ``train.schedule``, so its first steps do not throw the champion's
+    weights out of their optimum and its last ones refine. A domain whose candidates
+    fail the gate by the margin ``escalation_after`` cycles running while its error rate
+    stays at or above ``escalation_error_rate`` gets ``escalation_budget_factor`` times
+    the layer budget (up to ``escalation_max_level`` such steps; ``recsys.escalation``).
     """
 
     base_model: str = "minilm-l6"
@@ -72,6 +86,16 @@ class CycleConfig:
     # A candidate held for expert review and not decided within this many hours is rejected
     # (checked when a cycle starts and when reviews are listed).
     review_max_age_hours: float = 72.0
+    replay_ratio: float | None = 0.5
+    replay_min: int = 64
+    max_validation: int = 1000
+    max_test: int = 4000
+    continue_schedule: str = "cosine"
+    continue_warmup: float = 0.1
+    escalation_after: int = 2
+    escalation_error_rate: float = 0.05
+    escalation_budget_factor: float = 2.0
+    escalation_max_level: int = 2
     train: TrainConfig = field(default_factory=default_train_config)
     # Where probes, training and evaluation run: auto (CUDA when present), cpu or cuda.
     device: str = "auto"
@@ -89,6 +113,15 @@ class CycleConfig:
         _int_in(self, "audit_min_group", 1, None)
         _int_in(self, "probe_examples", 1, None)
         _int_in(self, "probe_batch_size", 1, None)
+        _int_in(self, "replay_min", 0, None)
+        _int_in(self, "max_validation", 1, None)
+        _int_in(self, "max_test", 1, None)
+        if self.continue_schedule not in SCHEDULES:
+            raise ValueError(f"continue_schedule must be one of {list(SCHEDULES)}, got {self.continue_schedule!r}")
+        _float_in(self, "continue_warmup", 0.0, 1.0, high_open=True)
+        self.escalation  # noqa: B018 - building the policy validates the escalation_* fields
+        if self.replay_ratio is not None:
+            _float_in(self, "replay_ratio", 0.0, math.inf)
         _float_in(self, "layer_budget", 0.0, 1.0, low_open=True)
         _float_in(self, "margin", 0.0, 1.0, high_open=True)
         _float_in(self, "audit_bound", 0.0, 1.0)
@@ -114,6 +147,17 @@ class CycleConfig:
         check_device_name(self.device, "device")
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
+
+    def train_config(self, warm_start: bool) -> TrainConfig:
+        """The training settings of a candidate (a continuing schedule when it is warm-started)."""
+        if not warm_start:
+            return self.train
+        return replace(self.train, schedule=self.continue_schedule, warmup=self.continue_warmup)
+
+    @property
+    def escalation(self) -> EscalationPolicy:
+        return EscalationPolicy(self.escalation_after, self.escalation_error_rate,
+                                self.escalation_budget_factor, self.escalation_max_level)
 
     @property
     def metric(self) -> str:

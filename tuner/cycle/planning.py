@@ -2,10 +2,11 @@
 
 Ranking sees only the events after the watermark (what changed since the last cycle);
 a domain qualifies when it ranks among the top ``max_domains`` and has at least
-``min_examples`` labeled events its adapters have not seen. Its data, though, is every
-labeled event of the domain up to the cycle's upper watermark, split by event id hash,
-so the held-out rows are the same for the candidate and the champion and stay held out
-in later cycles. Layers come from gradient probes on the domain's corrected examples,
+``min_examples`` labeled events its adapters have not seen. Its data is every labeled
+event of the domain up to the cycle's upper watermark, split by event id hash, so the
+held-out rows are the same for the candidate and the champion and stay held out in
+later cycles; it trains on the training rows its champion has not seen plus a
+class-balanced replay of the rest (``tuner.replay``). Layers come from gradient probes on the domain's corrected examples,
 completed by collaborative filtering and selected under the layer budget.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from recsys.cycles import new_labeled_counts
@@ -26,9 +27,11 @@ from recsys.ranking import DomainRanker, DomainScore, EmptyLogError, RankerConfi
 from recsys.store import Database
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.errors import CycleCancelledError
+from tuner.cycle.escalation import domain_escalation
 from tuner.cycle.probing import probe_domain
 from tuner.cycle.progress import CycleEvent, EventSink
 from tuner.data import DataSplit, Example, example_from, split_examples
+from tuner.replay import ReplayPolicy, class_balanced_sample
 from tuner.loading import BaseModel
 from tuner.probe import to_probe_records
 
@@ -57,6 +60,11 @@ class DomainData:
     split: DataSplit
     # Event ids of corrected interactions (what the probe measures on).
     corrected: frozenset[str]
+    # Training examples the champion has not seen, and how many older ones were replayed.
+    new_train: int = 0
+    replayed: int = 0
+    # Training examples of the whole history (what training on everything would cost).
+    history_train: int = 0
 
     def probe_examples(self, limit: int) -> list[Example]:
         """The newest corrected training examples (all training examples when none was corrected)."""
@@ -75,12 +83,16 @@ class DomainPlan:
     # Share of the domain's layer importance the selection keeps (1.0 for all layers).
     captured: float
     probe_id: str = ""
+    # Plateau escalation: level, the layer budget it gave, and why (see recsys.escalation).
+    escalation: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
             "domain": self.domain, "rank": self.rank, "layers": list(self.layers), "groups": list(self.groups),
             "layer_cost": self.layer_cost, "captured": self.captured, "probe_id": self.probe_id,
+            "escalation": self.escalation,
             "data": self.data.split.sizes(), "data_window": list(self.data.split.data_window or ()),
+            "replay": {"new": self.data.new_train, "replayed": self.data.replayed, "history": self.data.history_train},
         }  # fmt: skip
 
 
@@ -160,19 +172,47 @@ def count_new_events(db: Database, window: tuple[int, int]) -> int:
     return int(row[0])
 
 
-def load_domain_data(db: Database, domain: str, until_seq: int, config: CycleConfig) -> DomainData | str:
-    """The domain's labeled events up to ``until_seq``, split by event id; a reason when unusable."""
+def champion_seen_seq(db: Database, domain: str) -> int:
+    """The last ingest ``seq`` the domain's champion was trained on (0 without one)."""
+    row = db.cursor().execute(
+        "SELECT coalesce(max(data_to_seq), 0) FROM adapters WHERE domain = ? AND status = 'champion'", [domain]
+    ).fetchone()
+    return int(row[0])
+
+
+def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple[DataSplit, int, int]:
+    """Train on the rows after ``seen_seq`` plus a replay of the older ones; validation and
+    test stay drawn from the whole history (class-balanced, capped). Returns the split,
+    the new and the replayed training counts."""
+    new = [e for e in split.train if (e.seq or 0) > seen_seq]
+    history = [e for e in split.train if (e.seq or 0) <= seen_seq]
+    policy = ReplayPolicy(config.replay_ratio, config.replay_min, config.train.seed)
+    train = policy.training_set(new, history) if new else list(split.train)
+    validation = class_balanced_sample(split.validation, config.max_validation, config.train.seed)
+    test = class_balanced_sample(split.test, config.max_test, config.train.seed)
+    return DataSplit(train, validation, test), len(new), len(train) - len(new)
+
+
+def load_domain_data(
+    db: Database, domain: str, until_seq: int, config: CycleConfig, seen_seq: int = 0
+) -> DomainData | str:
+    """The domain's labeled events up to ``until_seq``, split by event id; a reason when unusable.
+
+    Training rows after ``seen_seq`` (what the champion saw) are new; the older ones are
+    replayed as ``bounded_split`` says.
+    """
     interactions = fetch_interactions(db, domain=domain, until_seq=until_seq)
     examples = [e for e in map(example_from, interactions) if e is not None]
     corrected = frozenset(i.event_id for i in interactions if i.feedback is Feedback.CORRECTED and i.correction)
-    split = split_examples(examples, validation=config.validation, test=config.test)
+    whole = split_examples(examples, validation=config.validation, test=config.test)
+    split, new_train, replayed = bounded_split(whole, seen_seq, config)
     if not split.train:
         return "no labeled examples fall in the training split"
     if not split.test:
         return f"no labeled examples fall in the held-out split ({config.test:g} of {len(examples)})"
     if config.task == "classification" and len({e.target for e in split.train}) < 2:
         return "its training examples have fewer than 2 distinct labels"
-    return DomainData(split, corrected)
+    return DomainData(split, corrected, new_train, replayed, len(whole.train))
 
 
 def qualify(
@@ -193,7 +233,7 @@ def qualify(
         elif len(chosen) >= limit:
             reason = f"ranked below the {limit} domain(s) this cycle tunes"
         else:
-            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config)
+            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, champion_seen_seq(ctx.db, score.domain))
             if isinstance(data, str):
                 reason = data
             else:
@@ -217,14 +257,17 @@ def probe(ctx: PlanContext, domain: str, data: DomainData) -> str:
 
 
 def select_targets(
-    ctx: PlanContext, ranker: DomainRanker, domains: Sequence[str], budget: float
+    ctx: PlanContext, ranker: DomainRanker, domains: Sequence[str], budget: float,
+    budgets: dict[str, float] | None = None,
 ) -> tuple[LayerImportance, dict[str, LayerSelection]]:
-    """Probe-measured importance completed by CF, and the best targets of each domain under ``budget``."""
+    """Probe-measured importance completed by CF, and the best targets of each domain under
+    ``budget`` (or its own entry in ``budgets``)."""
     importance = build_layer_importance(
         ctx.db, probe_model_key(ctx.base.name), list(domains), ranker.domain_similarity(), ranker.domains
     )
     selections = {
-        domain: select_layers(importance.row(domain), importance.num_layers, budget, ctx.cost_model)
+        domain: select_layers(importance.row(domain), importance.num_layers, (budgets or {}).get(domain, budget),
+                              ctx.cost_model)
         for domain in domains
     }
     return importance, selections
@@ -268,16 +311,23 @@ def plan_cycle(ctx: PlanContext) -> CyclePlan:
         return empty_plan(ctx, "targeted", new_events, ranked, missing)
     probe_ids = {score.domain: probe(ctx, score.domain, data) for _, score, data in chosen}
     ctx.check()
-    importance, selections = select_targets(ctx, ranker, list(probe_ids), ctx.config.layer_budget)
+    policy, budget = ctx.config.escalation, ctx.config.layer_budget
+    levels = {domain: domain_escalation(ctx.db, domain, policy) for domain in probe_ids}
+    budgets = {domain: level.budget(budget, policy) for domain, level in levels.items()}
+    importance, selections = select_targets(ctx, ranker, list(probe_ids), budget, budgets)
     plans = []
     for rank, score, data in chosen:
-        selection = selections[score.domain]
+        selection, level = selections[score.domain], levels[score.domain]
         plan = domain_plan(rank, score.domain, data, selection.targets, selection.cost, selection.captured,
                            probe_ids[score.domain])
+        plan = replace(plan, escalation={"level": level.level, "streak": level.streak,
+                                         "budget": budgets[score.domain], "reason": level.reason})
         plans.append(plan)
+        widened = f"; escalated: budget {budgets[score.domain]:.2f}, {level.reason}" if level.level else ""
         ctx.event(
             "planned", score.domain,
             f"layers {list(plan.layers)} x {','.join(plan.groups)} (cost {plan.layer_cost:.2f} of all layers, "
-            f"{plan.captured:.0%} of the importance); {len(data.split.train)} train examples",
+            f"{plan.captured:.0%} of the importance); {len(data.split.train)} train examples "
+            f"({data.new_train} new, {data.replayed} replayed){widened}",
         )  # fmt: skip
     return CyclePlan("targeted", ctx.window, new_events, tuple(ranked), tuple(plans), missing, importance, selections)

@@ -113,7 +113,8 @@ def write_report(result: "CycleResult", path: Path) -> Path:
         for o in result.outcomes:
             curve = plot_learning_curve(o.step_losses, o.history, folder / CURVES_DIR / f"{o.domain}.png",
                                         title=f"{o.domain} {o.staged.version} layers {list(o.plan.layers)}")
-            lines += [f"### {o.domain}", "", f"- decision: {o.gate.reason}"]
+            lines += [f"### {o.domain}", "", f"- decision: {o.gate.reason}",
+                      f"- training: {o.train.get('why_stopped', '-')}"]
             lines += [f"- note: {note}" for note in o.notes]
             lines += ["", f"![learning curve of {o.domain}]({curve.relative_to(folder)})", ""]
     path.write_text("\n".join(lines) + "\n")

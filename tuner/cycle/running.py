@@ -206,7 +206,7 @@ def train_domain(
     ctx.event("training", domain, f"layers {list(plan.layers)} x {','.join(plan.groups)}, "
               f"warm start {f'{source.domain}/{source.version}' if source else 'none'}, {len(split.train)} examples")
     result = train_adapter(
-        ws.base, split.train, validation, layers=plan.layers, groups=plan.groups, config=config.train,
+        ws.base, split.train, validation, layers=plan.layers, groups=plan.groups, config=config.train_config(source is not None),
         labels=labels, init_from=source.path if source else None, on_step=on_step,
     )  # fmt: skip
     ctx.check()
@@ -220,6 +220,9 @@ def train_domain(
         "warm_started_modules": result.warm_started_modules,
         "cached_layers": result.cached_layers, "cache_seconds": result.cache_seconds,
         "final_loss": result.step_losses[-1] if result.step_losses else None,
+        "examples": len(split.train), "monitor": result.monitor, "best_metric": result.best_metric,
+        "evals": len(result.history), "eval_every": result.eval_every, "stop_reason": result.stop_reason,
+        "why_stopped": result.why_stopped(),
     }  # fmt: skip
     return DomainOutcome(
         plan, staged, f"{source.domain}/{source.version}" if source else None, notes, train,

@@ -1,0 +1,298 @@
+"""Day after day: does the nightly cycle keep improving one domain with many intents?
+
+D simulated days of CLINC150 traffic into ONE domain (``assistant``) holding K intents
+drawn from all 150 (``--intents-seed`` picks which: a second seed is a second, different
+domain). Each day users send real CLINC150 training queries (``recsys.traffic``), the
+current champion (zero-shot from the intent names before the first one) answers, and
+every wrong answer comes back corrected. The day is logged through gRPC to a real
+in-process server (real DuckDB file), then one cycle runs through the server (RunCycle,
+everything at the server's defaults). After each night: held-out accuracy of the
+champion on CLINC150's test queries of those intents, and in the same run the ceiling:
+an offline LoRA fine-tune of ALL layers on all the (gold-labeled) data seen so far,
+selected on CLINC150's validation queries, evaluated on the same held-out rows.
+
+Targets (issue #10): accuracy never falls from one day to the next and rises every day
+while more than 1 point under the ceiling; the last day within 1 point of the ceiling;
+the last cycle costs at most 1.5x the first at equal daily volume.
+
+Writes bench/results/days.json (``--quick``: days_quick.json) with ``rows`` per split
+(``day``, ``new_events``, ``accuracy``, ``ceiling_accuracy``, ``cycle_s``,
+``trained_examples``, ``decision``) and days.png.
+
+    ADAPTUNE_CLINC150=/work/shared/data/clinc150 .venv/bin/python bench/days.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from recsys.datasets import clinc150  # noqa: E402
+from recsys.traffic import TrafficConfig, simulate_clinc_traffic  # noqa: E402
+from server.app import create_server, stop_server  # noqa: E402
+from server.client import AdaptuneClient  # noqa: E402
+from server.config import ServerConfig  # noqa: E402
+from tuner.config import TrainConfig  # noqa: E402
+from tuner.cycle.config import CycleConfig  # noqa: E402
+from tuner.data import Example  # noqa: E402
+from tuner.loading import load_base  # noqa: E402
+from tuner.predict import classify  # noqa: E402
+from tuner.registry import AdapterRegistry  # noqa: E402
+from tuner.training import train_adapter  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+DOMAIN = "assistant"
+
+
+def domain_subset(data: clinc150.Clinc150, count: int, seed: int) -> clinc150.Clinc150:
+    """``count`` intents drawn from all 150 (seeded), as one domain."""
+    intents = sorted(random.Random(seed).sample(sorted({r.intent for r in data.train}), count))
+    keep = set(intents)
+
+    def rows(split):
+        return [clinc150.LabeledText(r.text, r.intent, DOMAIN) for r in split if r.intent in keep]
+
+    return clinc150.Clinc150({DOMAIN: intents}, rows(data.train), rows(data.val), rows(data.test))
+
+
+def accuracy(base, rows, registry: AdapterRegistry, labels, max_length: int) -> float:
+    """The domain's champion (zero-shot over ``labels`` without one) on ``rows``."""
+    texts = [r.text for r in rows]
+    champion = registry.champion(DOMAIN)
+    adapter = registry.load(base, DOMAIN) if champion else None
+    preds = classify(base, texts, adapter, labels=None if adapter else labels, batch_size=64, max_length=max_length)
+    return sum(p.label == r.intent for p, r in zip(preds, rows)) / len(rows)
+
+
+def ceiling(base, seen, subset, heldout, train: TrainConfig) -> tuple[float, float]:
+    """All layers, all data seen so far (gold labels), selected on CLINC's validation queries."""
+    examples = [Example(f"c{i}", r.text, r.intent, DOMAIN) for i, r in enumerate(seen)]
+    # Every other validation query (10 per intent): enough to select on, half the evaluation cost.
+    validation = [Example(f"v{i}", r.text, r.intent, DOMAIN) for i, r in enumerate(subset.val[::2])]
+    started = time.perf_counter()
+    result = train_adapter(base, examples, validation, layers=list(range(base.num_layers)), config=train,
+                           labels=subset.domains[DOMAIN])
+    seconds = time.perf_counter() - started
+    preds = classify(base, [r.text for r in heldout], result.adapter, batch_size=64, max_length=train.max_length)
+    return sum(p.label == r.intent for p, r in zip(preds, heldout)) / len(heldout), seconds
+
+
+def cycle_config(args) -> CycleConfig:
+    """The server's defaults, but for what an ablation overrides."""
+    cycle = CycleConfig(base_model=args.model)
+    if args.label_smoothing is not None:
+        cycle = replace(cycle, train=replace(cycle.train, label_smoothing=args.label_smoothing))
+    if args.replay_ratio is not None:
+        cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
+    return cycle
+
+
+def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split: None) -> dict:
+    """One domain's days; ``save(partial)`` is called after every day (a long run keeps what it measured)."""
+    subset = domain_subset(data, args.intents, intents_seed)
+    labels = subset.domains[DOMAIN]
+    heldout = subset.test
+    folder = work / f"split-{intents_seed}"
+    cycle = cycle_config(args)
+    config = ServerConfig(db_path=folder / "adaptune.duckdb", host="127.0.0.1", port=0, grace_seconds=1.0,
+                          adapters_dir=folder / "adapters", reports_dir=folder / "reports", cycle=cycle)
+    ceiling_train = replace(cycle.train, epochs=args.ceiling_epochs, label_smoothing=0.0, seed=args.seed)
+    server, port, context = create_server(config)
+    server.start()
+    registry = AdapterRegistry(context.db, config.adapters_dir)
+    rows, seen = [], []
+    try:
+        with AdaptuneClient(f"127.0.0.1:{port}", timeout=3600) as client:
+            client.wait_ready(timeout=30)
+            zero = accuracy(base, heldout, registry, labels, cycle.train.max_length)
+            rows.append({"day": 0, "new_events": 0, "accuracy": zero, "ceiling_accuracy": None, "cycle_s": None,
+                         "trained_examples": 0, "decision": "base (zero-shot)"})
+            print(f"[intents seed {intents_seed}] {len(labels)} intents, {len(heldout)} held-out rows; "
+                  f"day 0 zero-shot {zero:.4f}", flush=True)
+            for day in range(1, args.days + 1):
+                def answer(texts, domain):
+                    champion = registry.champion(DOMAIN)
+                    adapter = registry.load(base, DOMAIN) if champion else None
+                    return [p.label for p in classify(base, list(texts), adapter, labels=None if adapter else labels,
+                                                      batch_size=64, max_length=cycle.train.max_length)]
+
+                traffic = TrafficConfig(
+                    n_users=200, n_events=args.per_day, n_segments=1, domains_per_segment=1, correction_rate=1.0,
+                    seed=args.seed * 1000 + intents_seed * 100 + day, event_prefix=f"s{intents_seed}d{day}",
+                    start=TrafficConfig().start + timedelta(days=day), span=timedelta(hours=20),
+                )  # fmt: skip
+                events = simulate_clinc_traffic(subset, traffic, answer=answer)
+                errors = sum(e.feedback.value != "positive" for e in events) / len(events)
+                logged = client.log_interactions(events)
+                seen += [clinc150.LabeledText(e.input_text, e.correction or e.model_output, DOMAIN) for e in events]
+                started = time.perf_counter()
+                finished = client.run_cycle()
+                cycle_s = time.perf_counter() - started
+                outcome = next((d for d in finished.summary.get("domains", []) if d["domain"] == DOMAIN), None)
+                acc = accuracy(base, heldout, registry, labels, cycle.train.max_length)
+                top, ceiling_s = ceiling(base, seen, subset, heldout, ceiling_train)
+                decision = "not tuned"
+                if outcome is not None:
+                    gate = outcome["gate"]
+                    decision = (f"{outcome['version']} {gate['decision']} (gain {gate['gain']:+.4f}); "
+                                f"{outcome['train']['why_stopped']}")
+                row = {
+                    "day": day, "new_events": logged.accepted, "error_rate": errors, "accuracy": acc,
+                    "ceiling_accuracy": top, "cycle_s": cycle_s, "ceiling_s": ceiling_s,
+                    "trained_examples": outcome["train"]["examples"] if outcome else 0,
+                    "replay": outcome.get("replay") if outcome else None,
+                    "layers": outcome["layers"] if outcome else None,
+                    "decision": decision,
+                }  # fmt: skip
+                rows.append(row)
+                save({"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows})
+                print(f"  day {day}: {logged.accepted} events ({errors:.1%} wrong), cycle {cycle_s:.1f}s on "
+                      f"{row['trained_examples']} examples, accuracy {acc:.4f} (ceiling {top:.4f}); {decision}", flush=True)
+    finally:
+        stop_server(server, context, grace=1.0)
+    return {"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows,
+            "targets": targets(rows)}
+
+
+def targets(rows: list[dict]) -> dict:
+    """The issue's four targets, checked on one split's rows."""
+    days = [r for r in rows if r["day"] > 0]
+    pairs = list(zip(rows, rows[1:]))
+    never_falls = all(b["accuracy"] >= a["accuracy"] for a, b in pairs)
+    rises_while_under = all(
+        b["accuracy"] > a["accuracy"] for a, b in pairs if a["day"] > 0 and a["ceiling_accuracy"] - a["accuracy"] > 0.01
+    )
+    last = days[-1]
+    cost_ratio = last["cycle_s"] / days[0]["cycle_s"]
+    return {
+        "never_falls": never_falls,
+        "rises_while_more_than_1pt_under_ceiling": rises_while_under,
+        "last_gap_to_ceiling": last["ceiling_accuracy"] - last["accuracy"],
+        "last_within_1pt_of_ceiling": last["ceiling_accuracy"] - last["accuracy"] <= 0.01,
+        "last_over_first_cycle_s": cost_ratio,
+        "cost_within_1.5x": cost_ratio <= 1.5,
+    }
+
+
+def plot(splits: list[dict], path: Path, title: str) -> None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for index, split in enumerate(splits):
+        color = f"C{index}"
+        rows = split["rows"]
+        label = f"intents seed {split['intents_seed']}"
+        left.plot([r["day"] for r in rows], [r["accuracy"] for r in rows], "o-", color=color, label=f"{label}: cycle")
+        tops = [r for r in rows if r["ceiling_accuracy"] is not None]
+        left.plot([r["day"] for r in tops], [r["ceiling_accuracy"] for r in tops], "s--", color=color,
+                  label=f"{label}: ceiling (all layers, all data)")
+        days = [r for r in rows if r["cycle_s"] is not None]
+        right.bar([r["day"] + 0.35 * index - 0.17 for r in days], [r["cycle_s"] for r in days], width=0.35,
+                  color=color, label=label)
+    left.set_xlabel("day")
+    left.set_ylabel("held-out accuracy")
+    left.legend(fontsize=7)
+    left.set_title(title, fontsize=9)
+    right.set_xlabel("day")
+    right.set_ylabel("cycle seconds")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 days, fewer intents and events")
+    parser.add_argument("--model", default="minilm-l6")
+    parser.add_argument("--data", default=None, help="CLINC150 folder (default: $ADAPTUNE_CLINC150 or ../shared/data/clinc150)")
+    parser.add_argument("--days", type=int, default=None, help="default 5, quick 3")
+    parser.add_argument("--intents", type=int, default=None, help="intents in the domain (default 40, quick 20)")
+    parser.add_argument("--per-day", type=int, default=None, help="events per day (default 600, quick 200)")
+    parser.add_argument("--intents-seeds", type=int, nargs="+", default=[0, 1],
+                        help="one domain per seed: which intents it holds")
+    parser.add_argument("--ceiling-epochs", type=int, default=3)
+    parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
+    parser.add_argument("--replay-ratio", type=float, default=None,
+                        help="ablation (default: the cycle's; negative: retrain on the whole history)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.days = args.days or (3 if args.quick else 5)
+    args.intents = args.intents or (20 if args.quick else 40)
+    args.per_day = args.per_day or (200 if args.quick else 600)
+    out = args.out or RESULTS / ("days_quick.json" if args.quick else "days.json")
+    for name in ("days", "intents", "per_day", "ceiling_epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+
+    torch.set_num_threads(args.threads)
+    load_start = list(os.getloadavg())
+    started = time.perf_counter()
+    data = clinc150.load(args.data or clinc150.default_path())
+    base = load_base(args.model, "classification")
+    work = Path(tempfile.mkdtemp(prefix="adaptune-bench-days-"))
+    splits: list[dict] = []
+
+    def save(partial: dict | None = None, complete: bool = False) -> dict:
+        result = summary(args, [*splits, *([partial] if partial else [])], started, load_start, complete)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        return result
+
+    try:
+        for seed in args.intents_seeds:
+            splits.append(run_split(args, data, base, seed, work, save))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    save(complete=True)
+    plot(splits, out.with_suffix(".png"), f"{args.model}: {args.intents} intents, {args.per_day} events/day")
+    for split in splits:
+        print(f"intents seed {split['intents_seed']}: {json.dumps(split['targets'])}")
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+def summary(args, splits: list[dict], started: float, load_start: list[float], complete: bool) -> dict:
+    """The JSON written (after every day, so an interrupted run keeps what it measured)."""
+    return {
+        "benchmark": "days",
+        "quick": args.quick,
+        "model": args.model,
+        "days": args.days,
+        "intents": args.intents,
+        "per_day": args.per_day,
+        "cycle_config": cycle_config(args).to_json(),
+        "splits": splits,
+        "rows": splits[0]["rows"] if splits else [],
+        "complete": complete,
+        "wall_s": time.perf_counter() - started,
+        "threads": args.threads,
+        "load_average_start": load_start,
+        "load_average_end": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

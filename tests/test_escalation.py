@@ -1,0 +1,76 @@
+"""Plateau escalation: the pure rule, its settings, and the state derived from finished cycles."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys.cycles import finish_cycle, start_cycle
+from recsys.escalation import CycleVerdict, Escalation, EscalationPolicy, escalation
+from recsys.store import open_database
+from tuner.cycle.config import CycleConfig
+from tuner.cycle.escalation import domain_escalation, domain_verdicts
+
+POLICY = EscalationPolicy(after=2, error_rate=0.1, budget_factor=2.0, max_level=2)
+FAIL = CycleVerdict(promoted=False, gain=0.0, margin=0.01, error_rate=0.3)
+WIN = CycleVerdict(promoted=True, gain=0.05, margin=0.01, error_rate=0.3)
+
+
+def test_an_improving_domain_keeps_the_cheap_target():
+    assert escalation([WIN, WIN, WIN], POLICY).level == 0
+    assert escalation([], POLICY) == Escalation(0, 0, "no plateau: the cheap target")
+
+
+def test_n_failures_running_while_erring_widen_one_level_at_a_time_up_to_the_cap():
+    assert escalation([WIN, FAIL], POLICY).level == 0
+    widened = escalation([WIN, FAIL, FAIL], POLICY)
+    assert (widened.level, widened.streak) == (1, 0) and "widened to level 1" in widened.reason
+    assert escalation([FAIL] * 4, POLICY).level == 2
+    capped = escalation([FAIL] * 9, POLICY)
+    assert capped.level == 2 and "widest" in capped.reason
+    assert capped.budget(0.3, POLICY) == 1.0 and widened.budget(0.3, POLICY) == pytest.approx(0.6)
+
+
+def test_a_promotion_breaks_the_streak_and_keeps_the_level_that_worked():
+    assert escalation([FAIL, WIN, FAIL], POLICY).level == 0
+    kept = escalation([FAIL, FAIL, WIN], POLICY)
+    assert kept.level == 1 and "keeps that target" in kept.reason
+
+
+def test_failing_with_a_low_error_rate_or_within_the_margin_is_no_plateau():
+    fine = CycleVerdict(promoted=False, gain=0.0, margin=0.01, error_rate=0.02)
+    assert escalation([fine] * 5, POLICY).level == 0
+    audited = CycleVerdict(promoted=False, gain=0.03, margin=0.01, error_rate=0.5)  # beat the margin, failed the audit
+    assert escalation([audited] * 5, POLICY).level == 0
+    assert escalation([FAIL, fine, FAIL], POLICY).level == 0  # not running
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("escalation_after", 0), ("escalation_error_rate", 1.5), ("escalation_budget_factor", 0.5),
+     ("escalation_budget_factor", float("nan")), ("escalation_max_level", -1), ("escalation_after", True)],
+)
+def test_bad_escalation_settings_are_refused_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be"):
+        CycleConfig(**{field: value})
+
+
+def summary(domain: str, decision: str, gain: float, error_rate: float, margin: float = 0.01) -> dict:
+    return {"config": {"margin": margin}, "ranked": [{"domain": domain, "error_rate": error_rate}],
+            "domains": [{"domain": domain, "gate": {"decision": decision, "gain": gain}}]}
+
+
+def test_the_level_is_derived_from_the_finished_cycles_in_duckdb(tmp_path):
+    db = open_database(tmp_path / "adaptune.duckdb")
+    try:
+        for decision, gain in [("promote", 0.2), ("keep", 0.0), ("keep", -0.01)]:
+            record = start_cycle(db, {})
+            finish_cycle(db, record.cycle_id, summary("banking", decision, gain, 0.25))
+        dry = start_cycle(db, {})  # a dry run (planned) decided nothing: it does not count
+        finish_cycle(db, dry.cycle_id, summary("banking", "keep", 0.0, 0.25), status="planned")
+        verdicts = domain_verdicts(db, "banking")
+        assert [v.promoted for v in verdicts] == [True, False, False]
+        assert verdicts[1] == CycleVerdict(False, 0.0, 0.01, 0.25)
+        assert domain_escalation(db, "banking", POLICY).level == 1
+        assert domain_escalation(db, "travel", POLICY).level == 0
+    finally:
+        db.close()

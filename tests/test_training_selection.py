@@ -1,0 +1,157 @@
+"""Checkpoint choice and early stopping on the gate's metric; the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tests.test_tuner_training import toy_split
+from tuner.config import TrainConfig, resolve_monitor
+from tuner.objectives import objective_for
+from tuner.schedules import lr_factor, scheduler
+from tuner.selection import Selection
+from tuner.training import AdapterTrainer, _validate, train_adapter
+
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
+
+def test_loss_rising_while_accuracy_improves_picks_the_accuracy_best_step():
+    # The issue's curve: a warm start whose validation loss rises (a more confident head)
+    # while accuracy goes 0.87, 0.86, 0.88: loss would keep step 0, accuracy keeps step 20.
+    curve = [(0, 0.87, 0.40), (10, 0.86, 0.45), (20, 0.88, 0.52), (30, 0.88, 0.60)]
+    by_accuracy, by_loss = Selection("accuracy", patience=3), Selection("loss", patience=3)
+    for step, accuracy, loss in curve:
+        by_accuracy.offer(step, accuracy, loss)
+        by_loss.offer(step, loss, loss)
+    assert by_accuracy.best_step == 20 and by_accuracy.best_metric == 0.88
+    assert by_loss.best_step == 0
+
+
+def test_equal_metric_is_broken_by_the_lower_loss():
+    selection = Selection("accuracy")
+    assert selection.offer(0, 0.8, 0.7)
+    assert selection.offer(5, 0.8, 0.6)  # same accuracy, lower loss: better
+    assert not selection.offer(10, 0.8, 0.65)
+    assert not selection.offer(15, 0.79, 0.1)  # lower loss never outweighs a worse metric
+    assert (selection.best_step, selection.best_loss, selection.since_best) == (5, 0.6, 2)
+
+
+def test_patience_counts_evaluations_without_a_better_one():
+    selection = Selection("token_f1", patience=2)
+    selection.offer(0, 0.5, 1.0)
+    selection.offer(1, 0.4, 0.9)
+    assert not selection.exhausted
+    selection.offer(2, 0.45, 0.8)
+    assert selection.exhausted
+    assert not Selection("loss", patience=0).exhausted
+
+
+@pytest.mark.parametrize(("monitor", "patience"), [("f1", 1), ("loss", -1), ("loss", True)])
+def test_selection_refuses_bad_settings_naming_the_field(monitor, patience):
+    field = "monitor" if monitor == "f1" else "patience"
+    with pytest.raises(ValueError, match=field):
+        Selection(monitor, patience)
+
+
+def test_auto_monitor_is_the_gates_metric_and_a_mismatch_is_refused():
+    assert resolve_monitor("auto", "classification") == "accuracy"
+    assert resolve_monitor("auto", "generation") == "token_f1"
+    assert resolve_monitor("loss", "generation") == "loss"
+    with pytest.raises(ValueError, match="monitor 'token_f1' needs task generation"):
+        resolve_monitor("token_f1", "classification")
+
+
+def test_training_keeps_the_step_its_selection_rule_picks_from_the_recorded_history(bert_classifier):
+    split = toy_split(160)
+    config = TrainConfig(epochs=4, lr=0.02, batch_size=16, eval_every=2, patience=0, progress=False)
+    result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
+    assert result.monitor == "accuracy" and len(result.history) > 5
+    replay = Selection("accuracy")
+    for point in result.history:
+        replay.offer(point.step, point.val_accuracy, point.val_loss)
+    assert result.best_step == replay.best_step
+    assert result.best_metric == max(p.val_accuracy for p in result.history)
+    # The returned weights are that step's: the same validation accuracy again.
+    objective = objective_for(bert_classifier, result.adapter.labels, config.max_length)
+    _, accuracy = _validate(objective, result.adapter, objective.encode(split.validation), config.batch_size)
+    assert accuracy == pytest.approx(result.best_metric)
+    assert "kept step" in result.why_stopped() and result.stop_reason == "completed"
+
+
+def test_early_stop_on_accuracy_says_why(bert_classifier):
+    split = toy_split(160)
+    # Far too high a rate: accuracy collapses after step 0 and never comes back.
+    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, progress=False)
+    result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
+    assert result.stop_reason == "patience" and result.stopped_early
+    assert result.steps < result.total_steps
+    assert "2 evaluations without a better accuracy" in result.why_stopped()
+
+
+def test_generation_monitors_token_f1_by_default(llama_generator):
+    split = toy_split(60, generation=True)
+    config = TrainConfig(max_steps=2, eval_every=1, lr=5e-3, batch_size=8, max_length=24, progress=False)
+    result = train_adapter(llama_generator, split.train, split.validation[:6], layers=[3], config=config)
+    assert result.monitor == "token_f1"
+    assert [p.val_metric for p in result.history] == [pytest.approx(p.val_metric) for p in result.history]
+    assert all(0.0 <= p.val_metric <= 1.0 for p in result.history)
+    assert result.best_metric == max(p.val_metric for p in result.history)
+
+
+def test_eval_cadence_scales_with_the_data(bert_classifier):
+    small, large = toy_split(80), toy_split(400)
+    config = TrainConfig(epochs=1, batch_size=8, eval_examples=64, progress=False)
+    few = AdapterTrainer(bert_classifier, small.train, small.validation, layers=[1], config=config)
+    many = AdapterTrainer(bert_classifier, large.train, large.validation, layers=[1], config=config)
+    assert few.eval_every == min(math.ceil(len(small.train) / 8), 8)
+    assert many.eval_every == 8 and many.total_steps // many.eval_every >= 3  # several passes an epoch
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear", "cosine"])
+def test_schedule_warms_up_then_decays(schedule):
+    total, warmup = 100, 0.1
+    factors = [lr_factor(step, total, schedule, warmup) for step in range(total)]
+    assert factors[:10] == sorted(factors[:10]) and factors[0] < 0.2 and factors[10] == pytest.approx(1.0)
+    if schedule == "constant":
+        assert set(factors[10:]) == {1.0}
+    else:
+        assert factors[10:] == sorted(factors[10:], reverse=True) and 0.0 < factors[-1] < 0.05
+
+
+def test_scheduler_drives_every_parameter_group():
+    weights = [torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))]
+    optimizer = torch.optim.AdamW([{"params": [weights[0]], "lr": 1.0}, {"params": [weights[1]], "lr": 2.0}])
+    schedule = scheduler(optimizer, 10, "linear", 0.2)
+    rates = []
+    for _ in range(10):
+        rates.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == pytest.approx([1 / 3, 2 / 3]) and rates[2] == pytest.approx([1.0, 2.0])
+    assert rates[-1][1] == pytest.approx(2 * rates[-1][0]) and rates[-1][0] < rates[3][0]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [((0, 10, "step", 0.1), "schedule"), ((0, 10, "cosine", 1.0), "warmup"), ((10, 10, "cosine", 0.1), "step"),
+     ((0, 0, "linear", 0.0), "step")],
+)
+def test_schedule_refuses_bad_arguments_naming_them(args, field):
+    with pytest.raises(ValueError, match=field):
+        lr_factor(*args)
+
+
+def test_label_smoothing_changes_the_training_loss_not_the_reported_one(bert_classifier):
+    split = toy_split(80)
+    labels = sorted({e.target for e in split.train})
+    plain = objective_for(bert_classifier, labels, 32)
+    smooth = objective_for(bert_classifier, labels, 32, label_smoothing=0.2)
+    trainer = AdapterTrainer(bert_classifier, split.train, split.validation, layers=[1],
+                             config=TrainConfig(max_steps=0, progress=False))
+    trainer.adapter.eval()  # no dropout: the two objectives see the same logits
+    batch = plain.batch(plain.encode(split.train[:16]))
+    with torch.no_grad():
+        assert float(smooth.loss(trainer.adapter, batch)) != pytest.approx(float(plain.loss(trainer.adapter, batch)))
+    assert smooth.score(trainer.adapter, batch) == plain.score(trainer.adapter, batch)
