@@ -19,6 +19,9 @@ from tuner.executors.base import snapshot_path
 TABLES = {
     "domains": "SELECT * FROM domains",
     "adapters": "SELECT * FROM adapters",
+    # Heads cover a domain's declared labels; warm starts check the parent's file hashes.
+    "domain_labels": "SELECT * FROM domain_labels",
+    "adapter_file_hashes": "SELECT * FROM adapter_file_hashes",
     "interactions": "SELECT * FROM interactions WHERE seq <= $until ORDER BY seq",
 }
 
