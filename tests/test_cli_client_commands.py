@@ -131,3 +131,10 @@ def test_demo_stop_after_lists_every_step_once_including_the_cycle():
     names = step_names()
     assert len(names) == len(set(names)) and {"rank", "cycle", "predict"} <= set(names)
     assert parse_args(["--stop-after", "cycle"]).stop_after == "cycle"
+
+
+def test_serve_with_nightly_at_prints_the_next_run_at_start_up(serve_process, tmp_path):
+    server = serve_process(tmp_path / "n.duckdb", extra_args=("--nightly-at", "03:15", "--reports", str(tmp_path / "r")))
+    server.stop()
+    first = server.log().splitlines()[0]
+    assert first.startswith("nightly cycle every day at 03:15 local time; the next one runs at ") and first.endswith(" min)")

@@ -8,6 +8,7 @@ So the README cannot drift from the code again. How it works, and how to mark a 
 - Before the first block the test starts ``adaptune serve`` on a free port over a temp
   database with ``--cycle-config examples/cycle.json`` and, to stay fast, a tiny random
   BERT as ``--model`` (the README's server blocks are skipped, see below).
+  ``ADAPTUNE_README_MODEL=minilm-l6`` runs the server on that model instead, as a reader would.
 - Rewrites, the only ones: ``$ADAPTUNE_ADDRESS`` is set to that server (every client
   command's default), and the literal ``127.0.0.1:50051`` in a block becomes its
   address. ``adaptune`` on PATH is this checkout's ``python -m server.cli``.
@@ -109,9 +110,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path):
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m server.cli "$@"\n')
     shim.chmod(0o755)
     var = workdir / "server"
+    model = os.environ.get("ADAPTUNE_README_MODEL") or str(tiny_bert_dir)
     server = start_serve_process(
         var / "adaptune.duckdb",
-        extra_args=("--model", str(tiny_bert_dir), "--cycle-config", str(ROOT / "examples" / "cycle.json"),
+        extra_args=("--model", model, "--cycle-config", str(ROOT / "examples" / "cycle.json"),
                     "--adapters", str(var / "adapters"), "--reports", str(var / "reports")),
     )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "ADAPTUNE_TOKEN"}
