@@ -180,14 +180,16 @@ def run_chains(
     quick: bool = False,
     sizes: list[int] | None = None,
     pairs: tuple[ChainPair, ...] = PAIRS,
-    threads: int = 2,
+    threads: int | None = None,
     base: BaseModel | None = None,
 ) -> list[dict]:
     """The chains table: one row per (pair, child examples per label).
 
-    ``base`` reuses a loaded classification base (``bench/days.py`` passes its own).
+    ``base`` reuses a loaded classification base (``bench/days.py`` passes its own);
+    ``threads`` sets torch's threads (None leaves them as they are).
     """
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     data = clinc150.load(data_path)
     base = base or load_base(model, "classification")
     layers = list(range(base.num_layers - 2, base.num_layers))
