@@ -21,8 +21,8 @@ over several samplings of the child's examples. Target: warm start beats scratch
 ``run_chains(...)`` returns the rows (``pair``, ``per_label``, ``scratch``,
 ``parent_as_is``, ``warm_start``, ...); ``bench/days.py`` puts them in ``days.json``.
 
-    .venv/bin/python bench/chains.py --quick    # bench/results/chains_quick.json (< 8 min, 2 cores)
-    .venv/bin/python bench/chains.py            # bench/results/chains.json
+    .venv/bin/python bench/chains.py --quick --threads 1   # bench/results/chains_quick.json
+    .venv/bin/python bench/chains.py --threads 1           # bench/results/chains.json
 """
 
 from __future__ import annotations
@@ -257,7 +257,8 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller run (< 8 min on two cores)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller: 50 parent examples and 15 test rows per label, 2 samplings per size")
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--data", default=None, help="CLINC150 folder (default: ../shared/data/clinc150)")
     parser.add_argument("--sizes", default="5,10,25", help="child examples per label")
