@@ -4,8 +4,8 @@ A child's adapter is trained starting from its parent's champion (overlapping Lo
 weights and shared head rows copied by label name; rows of labels the parent lacks
 imprinted from the child's examples, ``tuner.inheritance``), so it already carries what
 the chain taught, and trains its LoRA at a tenth of the rate (``child_config``): at the
-from-scratch rate a few-shot child forgot what its parent knew about the labels they
-share. ``bench/chains.py`` measures what that buys a few-shot child.
+from-scratch rate a few-shot child can overwrite what its parent knew about the labels
+they share (seen in single-sampling diagnostics; see README "Transfer chains"). ``bench/chains.py`` measures what that buys a few-shot child.
 Choice for now: a variant for a domain applies one adapter, the last champion along the
 chain (the domain's own when it has one, else its nearest ancestor's), not a stack of
 them; ``resolve_chain`` still lists every champion root first for provenance.

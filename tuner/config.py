@@ -44,7 +44,7 @@ class TrainConfig:
     imprint_new_labels: bool = True
     # A child warm-started from its parent trains its LoRA at ``lr`` x this (its head at the
     # full rate): the parent's encoder is already tuned, and a handful of examples at the
-    # from-scratch rate overwrites what it knew (``tuner.chains.child_config``).
+    # from-scratch rate can overwrite what it knew (``tuner.chains.child_config``).
     child_lr_scale: float = 0.1
 
     def __post_init__(self) -> None:
