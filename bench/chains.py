@@ -244,6 +244,7 @@ def plot(rows: list[dict], path: Path) -> None:
                                   ("parent_as_is", "--", "parent as is"), ("zero_shot", ":", "zero-shot base")):
             ax.plot(ns, [r[key] for r in mine], style, label=label)
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(ns, [str(n) for n in ns])
         ax.set_xlabel("child examples per label")
         ax.set_ylabel("child test accuracy")
