@@ -1,4 +1,4 @@
-"""How a warm-started child's head inherits: shared rows by name, new labels imprinted."""
+"""How a warm-started child inherits: head rows by name, new labels imprinted, LoRA at a lower rate."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from recsys.domains import DomainRecord, upsert_domain
+from recsys.store import open_database
 from tests.fixtures.toy_data import toy_interactions
 from tuner.adapters import save_adapter
+from tuner.chains import child_config
 from tuner.config import TrainConfig
 from tuner.data import split_interactions
 from tuner.heads import embed_texts, label_embeddings
 from tuner.inheritance import imprint_rows
+from tuner.registry import AdapterRegistry
 from tuner.targeting import prepare_adapter
 from tuner.training import train_adapter
+from tuner.tune import tune_domain
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -84,3 +89,32 @@ def test_a_label_without_examples_keeps_its_name_row(bert_classifier, parent_fol
 def test_a_non_bool_imprint_switch_is_refused_naming_the_field():
     with pytest.raises(ValueError, match="imprint_new_labels must be a bool"):
         TrainConfig(imprint_new_labels="yes")
+
+
+def test_a_child_trains_its_lora_at_a_fraction_of_the_rate_and_its_head_at_full_rate():
+    child = child_config(TrainConfig(lr=2e-3, head_lr=5e-3, child_lr_scale=0.1))
+    assert (child.lr, child.head_lr) == (pytest.approx(2e-4), 5e-3)
+    assert child_config(TrainConfig(lr=1e-3)).head_lr == 1e-3  # no head_lr: the head keeps lr
+    assert child_config(TrainConfig(lr=1e-3, child_lr_scale=1.0)).lr == 1e-3
+
+
+@pytest.mark.parametrize("value", [0, -0.1, 1.5, float("nan"), True])
+def test_a_bad_child_lr_scale_is_refused_naming_the_field(value):
+    with pytest.raises(ValueError, match="child_lr_scale"):
+        TrainConfig(child_lr_scale=value)
+
+
+def test_tune_domain_trains_a_child_with_the_child_config(tmp_path, bert_classifier):
+    db = open_database(tmp_path / "adaptune.duckdb")
+    try:
+        upsert_domain(db, DomainRecord("finance"))
+        upsert_domain(db, DomainRecord("banking", parent="finance"))
+        registry = AdapterRegistry(db, tmp_path / "adapters")
+        parent = tune_domain(bert_classifier, registry, split(PARENT_LABELS, 1, "p"), domain="finance", layers=[1], config=CONFIG)
+        registry.promote("finance", parent.record.version)
+        child = tune_domain(bert_classifier, registry, split(CHILD_LABELS, 2, "c"), domain="banking", layers=[1], config=CONFIG)
+        assert parent.result.adapter.info.train_config["lr"] == CONFIG.lr
+        saved = child.result.adapter.info.train_config
+        assert (saved["lr"], saved["head_lr"]) == (pytest.approx(CONFIG.lr * CONFIG.child_lr_scale), CONFIG.lr)
+    finally:
+        db.close()

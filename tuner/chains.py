@@ -3,7 +3,9 @@
 A child's adapter is trained starting from its parent's champion (overlapping LoRA
 weights and shared head rows copied by label name; rows of labels the parent lacks
 imprinted from the child's examples, ``tuner.inheritance``), so it already carries what
-the chain taught: ``bench/chains.py`` measures what that buys a few-shot child.
+the chain taught, and trains its LoRA at a tenth of the rate (``child_config``): at the
+from-scratch rate a few-shot child can overwrite what its parent knew about the labels
+they share (seen in single-sampling diagnostics; see README "Transfer chains"). ``bench/chains.py`` measures what that buys a few-shot child.
 Choice for now: a variant for a domain applies one adapter, the last champion along the
 chain (the domain's own when it has one, else its nearest ancestor's), not a stack of
 them; ``resolve_chain`` still lists every champion root first for provenance.
@@ -11,7 +13,10 @@ them; ``resolve_chain`` still lists every champion root first for provenance.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from recsys.domains import chain
+from tuner.config import TrainConfig
 from tuner.errors import MissingParentAdapterError
 from tuner.registry import AdapterRecord, AdapterRegistry
 
@@ -49,3 +54,12 @@ def serving_adapter(registry: AdapterRegistry, domain: str) -> AdapterRecord | N
     """The one adapter a variant for ``domain`` applies: the chain's last champion."""
     records = resolve_chain(registry, domain)
     return records[-1] if records else None
+
+
+def child_config(config: TrainConfig) -> TrainConfig:
+    """The settings a child warm-started from another domain's adapter trains with.
+
+    LoRA at ``lr * child_lr_scale`` (the parent's encoder is already tuned), the head at
+    the full rate (``head_lr``, else ``lr``): new labels' rows still have to move.
+    """
+    return replace(config, lr=config.lr * config.child_lr_scale, head_lr=config.head_lr or config.lr)

@@ -68,13 +68,19 @@ class TrainConfig:
     # A warm-started head's rows for labels its parent lacks start from the child's
     # training examples (imprinting, ``tuner.inheritance``), not from the label names.
     imprint_new_labels: bool = True
+    # A child warm-started from its parent trains its LoRA at ``lr`` x this (its head at the
+    # full rate): the parent's encoder is already tuned, and a handful of examples at the
+    # from-scratch rate can overwrite what it knew (``tuner.chains.child_config``).
+    child_lr_scale: float = 0.1
 
     def __post_init__(self) -> None:
         _positive_int(self, "rank", "batch_size", "epochs", "max_length", "eval_examples")
         _non_negative_int(self, "patience", "eval_every", "seed")
         if self.max_steps is not None:
             _non_negative_int(self, "max_steps")
-        _positive_float(self, "alpha", "lr", "head_scale")
+        _positive_float(self, "alpha", "lr", "head_scale", "child_lr_scale")
+        if self.child_lr_scale > 1:
+            raise ValueError(f"child_lr_scale must be in (0, 1], got {self.child_lr_scale!r}")
         if self.head_lr is not None:
             _positive_float(self, "head_lr")
         _finite(self, "weight_decay")

@@ -16,7 +16,7 @@ from tuner.config import TrainConfig
 from tuner.data import DataSplit, check_labels, require_training_examples
 from tuner.errors import TuningError
 from tuner.evaluation import Metrics, evaluate
-from tuner.chains import parent_champion
+from tuner.chains import child_config, parent_champion
 from tuner.loading import BaseModel
 from tuner.registry import AdapterRecord, AdapterRegistry
 from tuner.reports.learning_curve import plot_learning_curve
@@ -89,7 +89,7 @@ def tune_domain(
         split.validation,
         layers=layers,
         groups=groups,
-        config=config,
+        config=child_config(config) if parent else config,
         labels=labels,
         init_from=parent.path if parent else None,
         on_step=on_step,

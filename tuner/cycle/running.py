@@ -31,7 +31,7 @@ from recsys.cycles import (
 from recsys.domains import chain, schema_label_names
 from recsys.store import Database
 from tuner.adapters import Adapter
-from tuner.chains import parent_of
+from tuner.chains import child_config, parent_of
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.gate import GateResult, gate
 from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, plan_cycle
@@ -205,8 +205,11 @@ def train_domain(
 
     ctx.event("training", domain, f"layers {list(plan.layers)} x {','.join(plan.groups)}, "
               f"warm start {f'{source.domain}/{source.version}' if source else 'none'}, {len(split.train)} examples")
+    from_parent = source is not None and source.domain != domain
+    train_config = config.train_config(source is not None)  # a warm start gets the continuing schedule
     result = train_adapter(
-        ws.base, split.train, validation, layers=plan.layers, groups=plan.groups, config=config.train_config(source is not None),
+        ws.base, split.train, validation, layers=plan.layers, groups=plan.groups,
+        config=child_config(train_config) if from_parent else train_config,
         labels=labels, init_from=source.path if source else None, on_step=on_step,
     )  # fmt: skip
     ctx.check()
