@@ -49,12 +49,12 @@ def _registry(args: argparse.Namespace, read_only: bool):
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from tuner.review.store import list_reviews
+    from tuner.review.store import reviews_by_version
 
     registry = _registry(args, read_only=True)
     try:
         records = registry.list(args.domain)
-        reviews = {(r.domain, r.version): r for r in list_reviews(registry.db, args.domain)}
+        reviews = reviews_by_version(registry.db, args.domain)
     finally:
         registry.db.close()
     if args.json:

@@ -148,7 +148,7 @@ def format_review(review) -> str:
     out.append(f"trained: layers {ev.get('layers')} x {','.join(ev.get('module_groups', []))}, "
                f"data seq {window[0] + 1}..{window[1]}" if window else "trained: -")
     out.append(f"answers changed: {ev.get('n_changed', 0)} of {ev.get('n_test', 0)} ({review.change_rate:.1%}); "
-               f"{len(ev.get('samples', []))} shown")
+               f"{len(ev.get('samples', []))} shown" + (" (! marks a wrong candidate answer)" if ev.get("samples") else ""))
     header = ("input", "candidate", f"champion ({_champion(review)})", "gold")
     for i, sample in enumerate(ev.get("samples", []), 1):
         cells = [_cell(sample[k]) for k in ("input", "candidate", "champion", "gold")]

@@ -25,7 +25,7 @@ from server.scheduler import NightlyScheduler, parse_time_of_day
 from server.servicers.reviews import ReviewRpcs
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.service import CycleService
-from tuner.review.store import list_reviews
+from tuner.review.store import reviews_by_version
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TuningService"].full_name
 DEFAULT_CYCLE_LIMIT = 20
@@ -61,7 +61,7 @@ class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
     def ListAdapters(self, request: pb.ListAdaptersRequest, context: grpc.ServicerContext) -> pb.ListAdaptersResponse:
         domain = check_domain_name(request.domain) if request.domain else None
         records = self._cycles.registry.list(domain)
-        reviews = {(r.domain, r.version): r for r in list_reviews(self._db, domain)}
+        reviews = reviews_by_version(self._db, domain)
         return pb.ListAdaptersResponse(
             adapters=[convert.adapter_to_proto(r, reviews.get((r.domain, r.version))) for r in records]
         )
