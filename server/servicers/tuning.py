@@ -20,7 +20,7 @@ from server._proto.adaptune.v1 import tuning_pb2_grpc as pb_grpc
 from server.context import AppContext
 from server.convert import tuning as convert
 from server.errors import grpc_errors
-from server.reviewers import may_promote
+from server.reviewers import may_promote, require_decider
 from server.scheduler import NightlyScheduler, parse_time_of_day
 from server.servicers.reviews import ReviewRpcs
 from tuner.cycle.config import CycleConfig
@@ -70,12 +70,16 @@ class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
     def PromoteAdapter(self, request: pb.PromoteAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:
         from tuner.registry import check_version
 
-        record = self._cycles.registry.promote(check_domain_name(request.domain), check_version(request.version))
+        domain, version = check_domain_name(request.domain), check_version(request.version)
+        require_decider(context, self._may_decide)  # the same right as approving a review
+        record = self._cycles.registry.promote(domain, version)
         return convert.adapter_to_proto(record)
 
     @grpc_errors
     def RollbackAdapter(self, request: pb.RollbackAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:
-        return convert.adapter_to_proto(self._cycles.registry.rollback(check_domain_name(request.domain)))
+        domain = check_domain_name(request.domain)
+        require_decider(context, self._may_decide)
+        return convert.adapter_to_proto(self._cycles.registry.rollback(domain))
 
 
 def install(server: grpc.Server, context: AppContext) -> str:
