@@ -121,3 +121,12 @@ def test_the_show_screen_puts_candidate_champion_and_gold_side_by_side_and_marks
     bars = [i for i, c in enumerate(table[0]) if c == "|"]
     assert all([i for i, c in enumerate(line) if c == "|"] == bars for line in table)
     assert "freeze_account" in table[1] and "report_lost" in table[1] and "champion (v0001)" in table[0]
+
+
+@pytest.mark.parametrize("hours", [0, -1.0, float("inf"), True, "72"])
+def test_a_bad_review_max_age_is_refused_naming_the_field(hours):
+    from tuner.cycle.config import CycleConfig
+
+    with pytest.raises(ValueError, match="review_max_age_hours must be a finite number of hours > 0"):
+        CycleConfig(review_max_age_hours=hours)
+    assert CycleConfig.from_json({"review_max_age_hours": 0.5}).review_max_age_hours == 0.5
