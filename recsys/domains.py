@@ -54,8 +54,9 @@ class DomainRecord:
     name: str
     parent: str | None = None
     description: str = ""
-    # None on an upsert keeps the domain's policy (auto for a new domain).
-    review_policy: str | None = None
+    # Expert review (REVIEW_POLICIES). None on an upsert keeps the domain's policy (auto for
+    # a new domain): what UpsertDomain without a policy and the SDK's default send.
+    review_policy: str | None = "auto"
     review_threshold: float = 0.0
     labels: tuple[DomainLabel, ...] = ()
 
@@ -172,7 +173,7 @@ def domains_within(records: list[DomainRecord], max_bytes: int) -> tuple[list[Do
 @accepts_path(read_only=True)
 def chain(db: Database, name: str) -> list[str]:
     """The domain's ancestry, root first and the domain last (e.g. legal, contracts)."""
-    parents = {record.name: record.parent for record in list_domains(db)}
+    parents = dict(db.cursor().execute("SELECT name, parent FROM domains").fetchall())
     path = [name]
     seen = {name}
     current = parents.get(name)

@@ -174,11 +174,15 @@ def test_a_caller_without_the_right_to_promote_may_not_decide(review_server, tmp
         with AdaptuneClient(f"127.0.0.1:{port}", timeout=30) as client:
             assert [r.status for r in client.list_reviews()] == ["awaiting"]  # reading is allowed
             for decide in (lambda: client.approve_candidate("billing", "v0001"),
+                           lambda: client.promote_adapter("billing", "v0001"),
                            lambda: client.reject_candidate("billing", "v0001", "no")):
                 with pytest.raises(ClientError) as error:
                     decide()
                 assert error.value.code is grpc.StatusCode.PERMISSION_DENIED
                 assert "'anonymous' may not promote adapters" in error.value.details
+            with pytest.raises(ClientError) as error:  # nor promote or roll back by hand
+                client.rollback_adapter("billing")
+            assert error.value.code is grpc.StatusCode.PERMISSION_DENIED
     finally:
         grpc_server.stop(0)
     assert statuses(review_server) == [("billing", "v0001", "awaiting_review")]

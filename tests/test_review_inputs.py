@@ -89,3 +89,44 @@ def test_the_client_raises_client_errors_and_lists_nothing_before_any_cycle(live
     with pytest.raises(ClientError) as error:
         live_server.client.reject_candidate("legal", "v0001", "")
     assert error.value.code is grpc.StatusCode.INVALID_ARGUMENT and "reason" in error.value.details
+
+
+def test_the_show_screen_puts_candidate_champion_and_gold_side_by_side_and_marks_wrong_answers():
+    from datetime import datetime, timezone
+
+    from server.commands.review import format_review
+    from tuner.review.store import ReviewRecord
+
+    evidence = {
+        "gate": {"metric": "accuracy", "candidate": {"accuracy": 0.9, "n": 10}, "reference": {"kind": "champion", "accuracy": 0.7},
+                 "gain": 0.2, "reason": "better", "audits": [{"attribute": "region", "metric": "accuracy", "gap": 0.1,
+                                                              "bound": 0.25, "passed": True, "per_group": {"eu": 0.9, "us": 0.8}}]},
+        "layers": [4, 5], "module_groups": ["attention"], "data_window": [10, 90], "n_test": 10, "n_changed": 2,
+        "samples": [
+            {"input": "freeze my card please, it was stolen on the train this morning", "candidate": "freeze_account",
+             "champion": "report_lost", "gold": "freeze_account", "attributes": {}},
+            {"input": "what do i owe", "candidate": "pay_bill", "champion": "bill_balance", "gold": "bill_balance", "attributes": {}},
+        ],
+    }  # fmt: skip
+    review = ReviewRecord("banking", "v0002", "awaiting", "cycle-1", "v0001", "required", 0.0, 0.2, evidence,
+                          datetime(2026, 11, 1, tzinfo=timezone.utc), None, None, None)
+    lines = format_review(review).split("\n")
+    assert "  accuracy         0.7000 -> 0.9000" in lines
+    assert "  region: gap 0.100 (bound 0.25, passed) eu 0.900, us 0.800" in lines
+    assert "trained: layers [4, 5] x attention, data seq 11..90" in lines
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("input"))
+    table = lines[header:]
+    assert [line[0] for line in table] == [" ", " ", " ", "!"]  # the wrapped first input, then the wrong answer
+    # Columns line up: every "|" of a row sits where the header's does.
+    bars = [i for i, c in enumerate(table[0]) if c == "|"]
+    assert all([i for i, c in enumerate(line) if c == "|"] == bars for line in table)
+    assert "freeze_account" in table[1] and "report_lost" in table[1] and "champion (v0001)" in table[0]
+
+
+@pytest.mark.parametrize("hours", [0, -1.0, float("inf"), True, "72"])
+def test_a_bad_review_max_age_is_refused_naming_the_field(hours):
+    from tuner.cycle.config import CycleConfig
+
+    with pytest.raises(ValueError, match="review_max_age_hours must be a finite number of hours > 0"):
+        CycleConfig(review_max_age_hours=hours)
+    assert CycleConfig.from_json({"review_max_age_hours": 0.5}).review_max_age_hours == 0.5

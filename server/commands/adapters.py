@@ -67,12 +67,12 @@ def _through_server_or_file(args: argparse.Namespace, on_server: Callable, on_re
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from tuner.review.store import list_reviews
+    from tuner.review.store import reviews_by_version
 
     records, review_list = _through_server_or_file(
         args,
         lambda client: (client.list_adapters(args.domain), client.list_reviews(args.domain)),
-        lambda registry: (registry.list(args.domain), list_reviews(registry.db, args.domain)),
+        lambda registry: (registry.list(args.domain), list(reviews_by_version(registry.db, args.domain).values())),
         read_only=True,
     )
     reviews = {(r.domain, r.version): r for r in review_list}

@@ -148,14 +148,17 @@ def format_review(review) -> str:
     out.append(f"trained: layers {ev.get('layers')} x {','.join(ev.get('module_groups', []))}, "
                f"data seq {window[0] + 1}..{window[1]}" if window else "trained: -")
     out.append(f"answers changed: {ev.get('n_changed', 0)} of {ev.get('n_test', 0)} ({review.change_rate:.1%}); "
-               f"{len(ev.get('samples', []))} shown")
+               f"{len(ev.get('samples', []))} shown" + (" (! marks a wrong candidate answer)" if ev.get("samples") else ""))
     header = ("input", "candidate", f"champion ({_champion(review)})", "gold")
-    for i, sample in enumerate(ev.get("samples", []), 1):
-        cells = [_cell(sample[k]) for k in ("input", "candidate", "champion", "gold")]
-        if i == 1:
-            out.append("  " + " | ".join(h.ljust(SAMPLE_WIDTH if j == 0 else 16) for j, h in enumerate(header)).rstrip())
-        for row in range(max(map(len, cells))):
-            parts = [(c[row] if row < len(c) else "") for c in cells]
-            mark = ("!" if sample["candidate"] != sample["gold"] else " ") if row == 0 else " "
-            out.append(f"{mark} " + " | ".join(p.ljust(SAMPLE_WIDTH if j == 0 else 16) for j, p in enumerate(parts)).rstrip())
+    samples = ev.get("samples", [])
+    keys = ("input", "candidate", "champion", "gold")
+    widths = [SAMPLE_WIDTH] + [max([len(header[j])] + [len(str(s[k])) for s in samples]) for j, k in enumerate(keys) if j]
+    join = lambda parts: " | ".join(p.ljust(w) for p, w in zip(parts, widths)).rstrip()  # noqa: E731
+    if samples:
+        out.append("  " + join(header))
+    for sample in samples:
+        cells = [_cell(sample["input"])] + [[str(sample[k])] for k in keys[1:]]
+        for row in range(len(cells[0])):
+            mark = "!" if row == 0 and sample["candidate"] != sample["gold"] else " "
+            out.append(f"{mark} " + join([c[row] if row < len(c) else "" for c in cells]))
     return "\n".join(out)

@@ -20,12 +20,12 @@ from server._proto.adaptune.v1 import tuning_pb2_grpc as pb_grpc
 from server.context import AppContext
 from server.convert import tuning as convert
 from server.errors import grpc_errors
-from server.reviewers import may_promote
+from server.reviewers import may_promote, require_decider
 from server.scheduler import NightlyScheduler, parse_time_of_day
 from server.servicers.reviews import ReviewRpcs
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.service import CycleService
-from tuner.review.store import list_reviews
+from tuner.review.store import reviews_by_version
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TuningService"].full_name
 DEFAULT_CYCLE_LIMIT = 20
@@ -61,7 +61,7 @@ class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
     def ListAdapters(self, request: pb.ListAdaptersRequest, context: grpc.ServicerContext) -> pb.ListAdaptersResponse:
         domain = check_domain_name(request.domain) if request.domain else None
         records = self._cycles.registry.list(domain)
-        reviews = {(r.domain, r.version): r for r in list_reviews(self._db, domain)}
+        reviews = reviews_by_version(self._db, domain)
         return pb.ListAdaptersResponse(
             adapters=[convert.adapter_to_proto(r, reviews.get((r.domain, r.version))) for r in records]
         )
@@ -70,12 +70,16 @@ class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
     def PromoteAdapter(self, request: pb.PromoteAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:
         from tuner.registry import check_version
 
-        record = self._cycles.registry.promote(check_domain_name(request.domain), check_version(request.version))
+        domain, version = check_domain_name(request.domain), check_version(request.version)
+        require_decider(context, self._may_decide)  # the same right as approving a review
+        record = self._cycles.registry.promote(domain, version)
         return convert.adapter_to_proto(record)
 
     @grpc_errors
     def RollbackAdapter(self, request: pb.RollbackAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:
-        return convert.adapter_to_proto(self._cycles.registry.rollback(check_domain_name(request.domain)))
+        domain = check_domain_name(request.domain)
+        require_decider(context, self._may_decide)
+        return convert.adapter_to_proto(self._cycles.registry.rollback(domain))
 
 
 def install(server: grpc.Server, context: AppContext) -> str:

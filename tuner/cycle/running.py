@@ -312,7 +312,7 @@ def run_started_cycle(
     try:
         ctx.event("started", message=f"{ws.base.name}: events after seq {window[0]} up to {window[1]}"
                   + (" (dry run: plan only)" if config.dry_run else ""))
-        for review in expire(ws.db, config.review_max_age_hours):
+        for review in [] if config.dry_run else expire(ws.db, config.review_max_age_hours):
             ctx.event("expired", review.domain, f"{review.version}: {review.reason}", adapter_version=review.version)
         plan = planner(ctx)
         ordered = [] if config.dry_run else parents_first(ws, plan.domains)

@@ -80,6 +80,15 @@ def list_reviews(db: Database, domain: str | None = None, status: str | None = N
     )
 
 
+def reviews_by_version(db: Database, domain: str | None = None) -> dict[tuple[str, str], ReviewRecord]:
+    """Every review by (domain, version), for adapter listings; empty on a database opened
+    read-only from before migration i16_review (read-only never migrates)."""
+    exists = db.cursor().execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'reviews'"
+    ).fetchone()[0]
+    return {(r.domain, r.version): r for r in list_reviews(db, domain)} if exists else {}
+
+
 def held_statements(
     domain: str, version: str, cycle_id: str, champion_version: str | None, hold: Hold, evidence: dict
 ) -> list[tuple[str, list]]:
