@@ -30,9 +30,35 @@ def test_domains_add_and_list_through_the_server(live_server, capsys):
     assert "domain contracts (parent legal)" in capsys.readouterr().out
     assert main(["domains", "list", *address]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["domain", "parent", "description"]
-    assert lines[1].split() == ["contracts", "legal"] and lines[2].split() == ["legal", "-", "legal", "questions"]
+    assert lines[0].split() == ["domain", "parent", "review", "labels", "description"]
+    assert lines[1].split() == ["contracts", "legal", "auto", "0"]
+    assert lines[2].split() == ["legal", "-", "auto", "0", "legal", "questions"]
     assert [(d.name, d.parent) for d in list_domains(live_server.db)] == [("contracts", "legal"), ("legal", None)]
+
+
+def test_domains_add_sets_labels_and_review_policy(live_server, capsys):
+    address = ["--address", live_server.address]
+    assert main(["domains", "add", "billing", "--labels", "pay_bill, refund=money back", "--review", "required", *address]) == 0
+    assert "2 declared labels, review required" in capsys.readouterr().out
+    record = list_domains(live_server.db)[0]
+    assert [(label.name, label.description) for label in record.labels] == [("pay_bill", ""), ("refund", "money back")]
+    assert record.review_policy == "required"
+    # An update without --labels or --review keeps both.
+    assert main(["domains", "add", "billing", "--description", "bills", *address]) == 0
+    record = list_domains(live_server.db)[0]
+    assert (len(record.labels), record.review_policy, record.description) == (2, "required", "bills")
+
+
+def test_domains_add_refuses_bad_labels_and_thresholds_and_changes_nothing(live_server, capsys):
+    address = ["--address", live_server.address]
+    assert main(["domains", "add", "billing", "--labels", "ok,ok", *address]) == 2
+    err = capsys.readouterr().err
+    assert "INVALID_ARGUMENT" in err and "labels[1].name 'ok' is a duplicate" in err
+    assert main(["domains", "add", "billing", "--review", "required_above", "--review-threshold", "1.5", *address]) == 2
+    assert "review_threshold" in capsys.readouterr().err
+    assert main(["domains", "add", "billing", "--labels", " , ", *address]) == 2
+    assert "--labels names no label" in capsys.readouterr().err
+    assert list_domains(live_server.db) == []
 
 
 def test_domains_add_refuses_an_unknown_parent_and_changes_nothing(live_server, capsys):
