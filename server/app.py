@@ -28,6 +28,7 @@ from server.context import AppContext
 from server.handlers import UndecodableRequestGuard
 from server.store_health import StoreHealthMonitor
 from server.streams import StreamGuard
+from server.tls import server_credentials
 from server.servicers import interactions, ranking, tuning, variants
 from server.storage import open_store
 
@@ -55,7 +56,8 @@ def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[
     db = open_store(config.db_path) if db is None else db
     try:
         server, context = _build(config, db)
-        port = server.add_insecure_port(config.address)
+        credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+        port = server.add_secure_port(config.address, credentials) if credentials else server.add_insecure_port(config.address)
         context.store_health.start()
         context.on_stop.insert(0, context.store_health.stop)
     except RuntimeError as exc:
@@ -143,6 +145,7 @@ def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
             # moving it out of the collector's generations keeps full collections during ingestion cheap.
             gc.freeze()
             auth = "bearer token required" if config.token else "no auth"
+            auth += ", mutual TLS" if config.tls_client_ca else ", TLS" if config.tls_cert else ", plain TCP"
             print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
             if port_file is not None:
                 _write_port_file(Path(port_file), port)

@@ -39,6 +39,11 @@ class ServerConfig:
     # for unary calls and health checks. A client stream silent this long is cancelled.
     max_streams: int | None = None
     stream_idle_seconds: float = 120.0
+    # TLS on the port (PEM files); with tls_client_ca, clients must present a certificate
+    # signed by it (mutual TLS). None: a plain port.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     # Health re-checks that the store can write this often (NOT_SERVING when it cannot).
     health_interval_seconds: float = 2.0
     adapters_dir: Path = DEFAULT_ADAPTERS_DIR
@@ -56,6 +61,12 @@ class ServerConfig:
         object.__setattr__(self, "db_path", Path(self.db_path))
         object.__setattr__(self, "adapters_dir", Path(self.adapters_dir))
         object.__setattr__(self, "reports_dir", Path(self.reports_dir))
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        from server.tls import check_tls_files
+
+        check_tls_files(self.tls_cert, self.tls_key, self.tls_client_ca)
         if not isinstance(self.host, str) or not self.host.strip():
             raise ValueError(f"host must be a non-empty address, got {self.host!r}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Callable, TextIO
 
+from server.commands.client_flags import add_tls_flags, tls_options
 from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--address", default=None, help=f"server HOST:PORT (default {DEFAULT_HOST}:{DEFAULT_PORT})")
     parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    add_tls_flags(parser)
     parser.add_argument("--max-domains", type=int, default=None, help="tune at most this many domains")
     parser.add_argument("--budget", type=float, default=None,
                         help="compute budget per domain: fraction (0, 1] of the cost of adapting every layer")
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     address = args.address or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     token = resolve_token(args.token)
     domains = tuple(d.strip() for d in (args.domains or "").split(",") if d.strip())
-    with AdaptuneClient(address, token=token, timeout=60) as client:
+    with AdaptuneClient(address, token=token, timeout=60, **tls_options(args)) as client:
         if args.history is not None:
             print(format_cycles(client.list_cycles(args.history)))
             return 0

@@ -10,12 +10,14 @@ import argparse
 from collections import Counter, defaultdict
 from typing import Sequence
 
+from server.commands.client_flags import add_tls_flags, tls_options
 from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
 def _connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", help="server HOST:PORT")
     parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    add_tls_flags(parser)
     parser.add_argument("--user", required=True, help="the user asking (unknown users get a fallback, said so)")
     parser.add_argument("--domain", default=None, help="the domain (default: the user's top predicted domain)")
 
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _client(args: argparse.Namespace):
     from server.client import AdaptuneClient
 
-    return AdaptuneClient(args.address, token=resolve_token(args.token), timeout=120)
+    return AdaptuneClient(args.address, token=resolve_token(args.token), timeout=120, **tls_options(args))
 
 
 def format_variant(variant) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
+from server.commands.client_flags import add_tls_flags, tls_options
 from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--address", default=None, help=f"server HOST:PORT (default {DEFAULT_HOST}:{DEFAULT_PORT})")
     source.add_argument("--db", type=Path, default=None, help="read this database file directly (no server running)")
     parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    add_tls_flags(parser)
     parser.add_argument("--user", default=None, help="rank for this user (an unknown user gets the cold-start ranking)")
     parser.add_argument("--top-k", type=int, default=3, help="domains to show, 1..100 (default 3)")
     parser.add_argument("--budget", type=float, default=None,
@@ -86,7 +88,7 @@ def _from_server(args: argparse.Namespace, request):
 
     address = args.address or f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     token = resolve_token(args.token)
-    with AdaptuneClient(address, token=token, timeout=120) as client:
+    with AdaptuneClient(address, token=token, timeout=120, **tls_options(args)) as client:
         return client.rank_targets(
             user_id=request.user_id or None,
             top_k=request.top_k,

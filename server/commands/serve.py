@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"require 'authorization: Bearer TOKEN' on every call but health (default ${TOKEN_ENV}, else no auth)",
     )
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
+    tls = parser.add_argument_group("TLS (PEM files; see README, Security)")
+    tls.add_argument("--tls-cert", type=Path, default=None, help="serve TLS with this certificate (chain)")
+    tls.add_argument("--tls-key", type=Path, default=None, help="the certificate's private key")
+    tls.add_argument("--tls-client-ca", type=Path, default=None, help="mutual TLS: require client certificates signed by this CA")
     defaults = ServerConfig()
     parser.add_argument("--max-message-bytes", type=int, default=defaults.max_message_bytes)
     parser.add_argument("--max-events-per-batch", type=int, default=defaults.max_events_per_batch)
@@ -66,6 +70,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         host=args.host,
         port=args.port,
         token=resolve_token(args.token),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
         max_message_bytes=args.max_message_bytes,
         max_events_per_batch=args.max_events_per_batch,
         grace_seconds=args.grace,

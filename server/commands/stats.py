@@ -7,6 +7,7 @@ import json
 
 from recsys.events.model import Feedback
 from recsys.events.query import InteractionStats
+from server.commands.client_flags import add_tls_flags, tls_options
 from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--address", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", help="server HOST:PORT")
     parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    add_tls_flags(parser)
     parser.add_argument("--domain", default=None, help="only this domain")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from server.client import AdaptuneClient
 
-    with AdaptuneClient(args.address, token=resolve_token(args.token), timeout=30) as client:
+    with AdaptuneClient(args.address, token=resolve_token(args.token), timeout=30, **tls_options(args)) as client:
         stats = client.interaction_stats(domain=args.domain)
     if args.json:
         print(json.dumps({"total": stats.total, "users": stats.users, "by_domain": stats.by_domain()}, indent=2))
