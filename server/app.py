@@ -22,7 +22,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from recsys.store import Database
-from server.auth import BearerTokenInterceptor
+from server.auth import AuthInterceptor
 from server.config import ServerConfig
 from server.context import AppContext
 from server.handlers import UndecodableRequestGuard
@@ -72,7 +72,8 @@ def create_server(config: ServerConfig, *, db: Database | None = None) -> tuple[
 
 
 def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]:
-    interceptors: list[grpc.ServerInterceptor] = [BearerTokenInterceptor(config.token)] if config.token else []
+    tokens = config.token_table()
+    interceptors: list[grpc.ServerInterceptor] = [AuthInterceptor(tokens)] if tokens is not None else []
     interceptors += [StreamGuard(config.stream_limit, config.stream_idle_seconds), UndecodableRequestGuard()]
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -144,7 +145,7 @@ def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
             # Everything alive now (modules, descriptors, the store) lives as long as the process:
             # moving it out of the collector's generations keeps full collections during ingestion cheap.
             gc.freeze()
-            auth = "bearer token required" if config.token else "no auth"
+            auth = "scoped tokens" if config.token_file else "bearer token required" if config.token else "no auth"
             auth += ", mutual TLS" if config.tls_client_ca else ", TLS" if config.tls_cert else ", plain TCP"
             print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
             if port_file is not None:

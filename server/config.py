@@ -28,6 +28,8 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     # When set, every RPC except health checks needs "authorization: Bearer <token>".
     token: str | None = None
+    # Scoped tokens per tenant (JSON, see server.scopes); may be combined with ``token``.
+    token_file: Path | None = None
     # Largest request or response message; gRPC answers RESOURCE_EXHAUSTED above it.
     max_message_bytes: int = 16 * 1024 * 1024
     # Largest InteractionBatch, in events; bigger batches get RESOURCE_EXHAUSTED.
@@ -61,6 +63,9 @@ class ServerConfig:
         object.__setattr__(self, "db_path", Path(self.db_path))
         object.__setattr__(self, "adapters_dir", Path(self.adapters_dir))
         object.__setattr__(self, "reports_dir", Path(self.reports_dir))
+        if self.token_file is not None:
+            object.__setattr__(self, "token_file", Path(self.token_file))
+            self.token_table()  # a malformed file is refused here, naming the entry and field
         for name in ("tls_cert", "tls_key", "tls_client_ca"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, Path(getattr(self, name)))
@@ -99,6 +104,16 @@ class ServerConfig:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def token_table(self):
+        """Who may call: the token file's principals plus ``token`` as an all-powerful one; None: no auth."""
+        from server.scopes import TokenTable
+
+        tables = [TokenTable.load(self.token_file)] if self.token_file else []
+        tables += [TokenTable.single(self.token)] if self.token else []
+        if not tables:
+            return None
+        return tables[0].merged(tables[1]) if len(tables) == 2 else tables[0]
 
     @property
     def stream_limit(self) -> int:

@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=f"require 'authorization: Bearer TOKEN' on every call but health (default ${TOKEN_ENV}, else no auth)",
     )
+    parser.add_argument("--token-file", type=Path, default=None, help="scoped tokens per tenant (JSON; README, Security)")
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
     tls = parser.add_argument_group("TLS (PEM files; see README, Security)")
     tls.add_argument("--tls-cert", type=Path, default=None, help="serve TLS with this certificate (chain)")
@@ -70,6 +71,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         host=args.host,
         port=args.port,
         token=resolve_token(args.token),
+        token_file=args.token_file,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,

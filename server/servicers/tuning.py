@@ -7,6 +7,8 @@ one runs is FAILED_PRECONDITION naming the running cycle; a cycle that fails str
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 
 from recsys.cycles import list_cycles
@@ -14,6 +16,7 @@ from recsys.domains import check_domain_name
 from recsys.store import Database
 from server._proto.adaptune.v1 import tuning_pb2 as pb
 from server._proto.adaptune.v1 import tuning_pb2_grpc as pb_grpc
+from server.auth import current_principal
 from server.context import AppContext
 from server.convert import tuning as convert
 from server.errors import grpc_errors
@@ -22,6 +25,12 @@ from tuner.cycle.service import CycleService
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TuningService"].full_name
 DEFAULT_CYCLE_LIMIT = 20
+log = logging.getLogger("adaptune.audit")
+
+
+def _audit(what: str, domain: str) -> None:
+    principal = current_principal()
+    log.info("%s %r requested by %s", what, domain, repr(principal.name) if principal else "an unauthenticated caller")
 
 
 class TuningServicer(pb_grpc.TuningServiceServicer):
@@ -56,11 +65,13 @@ class TuningServicer(pb_grpc.TuningServiceServicer):
     def PromoteAdapter(self, request: pb.PromoteAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:
         from tuner.registry import check_version
 
+        _audit("promote", request.domain)
         record = self._cycles.registry.promote(check_domain_name(request.domain), check_version(request.version))
         return convert.adapter_to_proto(record)
 
     @grpc_errors
     def RollbackAdapter(self, request: pb.RollbackAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:
+        _audit("rollback", request.domain)
         return convert.adapter_to_proto(self._cycles.registry.rollback(check_domain_name(request.domain)))
 
 
