@@ -74,3 +74,20 @@ def test_a_key_that_is_not_pem_is_refused(tmp_path, pki):
     junk.write_text("not a key")
     with pytest.raises(ValueError, match="tls_key: .* is not a PEM file"):
         ServerConfig(tls_cert=pki.server_cert, tls_key=junk)
+
+
+def test_serve_flags_reach_the_config_and_bad_files_are_one_line(tmp_path, pki, capsys):
+    from server.cli import build_parser
+    from server.commands.serve import config_from_args
+
+    flags = ["serve", "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key), "--tls-client-ca", str(pki.ca)]
+    config = config_from_args(build_parser().parse_args(flags + ["--max-streams", "3", "--stream-idle", "9"]))
+    assert (config.tls_cert, config.tls_key, config.tls_client_ca) == (pki.server_cert, pki.server_key, pki.ca)
+    assert (config.stream_limit, config.stream_idle_seconds) == (3, 9.0)
+
+    bad_tokens = tmp_path / "tokens.json"
+    bad_tokens.write_text('{"tokens": [{"name": "x"}]}')
+    assert cli_main(["serve", "--db", str(tmp_path / "a.duckdb"), "--token-file", str(bad_tokens)]) == 2
+    assert cli_main(["serve", "--db", str(tmp_path / "a.duckdb"), "--tls-cert", str(pki.server_cert)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "tokens[0].sha256 must be" in errors[0] and "tls_cert and tls_key go together" in errors[1]
