@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from recsys.store import Database
-from server.auth import BearerTokenInterceptor
+from server.auth import AuthInterceptor
 from server.config import ServerConfig
 from server.context import AppContext
 from server.handlers import UndecodableRequestGuard
@@ -31,6 +31,7 @@ from server.store_health import StoreHealthMonitor
 from server.streams import StreamGuard
 from server.metrics import MetricsSources, ServerMetrics
 from server.metrics_interceptor import RpcMetricsInterceptor
+from server.tls import server_credentials
 from server.servicers import interactions, ranking, tuning, variants
 from server.storage import open_store
 
@@ -61,7 +62,8 @@ def create_server(
     db = open_store(config.db_path) if db is None else db
     try:
         server, context = _build(config, db)
-        port = server.add_insecure_port(config.address)
+        credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+        port = server.add_secure_port(config.address, credentials) if credentials else server.add_insecure_port(config.address)
         context.store_health.start()
         context.on_stop.insert(0, context.store_health.stop)
         if config.http_port is not None:
@@ -84,8 +86,9 @@ def _build(config: ServerConfig, db: Database) -> tuple[grpc.Server, AppContext]
     context.metrics = ServerMetrics(MetricsSources(db, serving=lambda: _serving_snapshot(context)))
     # Metrics first, so refused calls (auth, stream cap, undecodable bytes) are counted too.
     interceptors: list[grpc.ServerInterceptor] = [RpcMetricsInterceptor(context.metrics)]
-    if config.token:
-        interceptors.append(BearerTokenInterceptor(config.token))
+    tokens = config.token_table()
+    if tokens is not None:
+        interceptors.append(AuthInterceptor(tokens))
     interceptors += [StreamGuard(config.stream_limit, config.stream_idle_seconds), UndecodableRequestGuard()]
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -166,7 +169,8 @@ def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
             # Everything alive now (modules, descriptors, the store) lives as long as the process:
             # moving it out of the collector's generations keeps full collections during ingestion cheap.
             gc.freeze()
-            auth = "bearer token required" if config.token else "no auth"
+            auth = "scoped tokens" if config.token_file else "bearer token required" if config.token else "no auth"
+            auth += ", mutual TLS" if config.tls_client_ca else ", TLS" if config.tls_cert else ", plain TCP"
             print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
             if context.http_port is not None:
                 print(f"dashboard and /metrics on http://{config.http_host}:{context.http_port}/", flush=True)

@@ -29,6 +29,8 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     # When set, every RPC except health checks needs "authorization: Bearer <token>".
     token: str | None = None
+    # Scoped tokens per tenant (JSON, see server.scopes); may be combined with ``token``.
+    token_file: Path | None = None
     # Largest request or response message; gRPC answers RESOURCE_EXHAUSTED above it.
     max_message_bytes: int = 16 * 1024 * 1024
     # Largest InteractionBatch, in events; bigger batches get RESOURCE_EXHAUSTED.
@@ -40,6 +42,11 @@ class ServerConfig:
     # for unary calls and health checks. A client stream silent this long is cancelled.
     max_streams: int | None = None
     stream_idle_seconds: float = 120.0
+    # TLS on the port (PEM files); with tls_client_ca, clients must present a certificate
+    # signed by it (mutual TLS). None: a plain port.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     # Health re-checks that the store can write this often (NOT_SERVING when it cannot).
     health_interval_seconds: float = 2.0
     adapters_dir: Path = DEFAULT_ADAPTERS_DIR
@@ -62,6 +69,15 @@ class ServerConfig:
         object.__setattr__(self, "db_path", Path(self.db_path))
         object.__setattr__(self, "adapters_dir", Path(self.adapters_dir))
         object.__setattr__(self, "reports_dir", Path(self.reports_dir))
+        if self.token_file is not None:
+            object.__setattr__(self, "token_file", Path(self.token_file))
+            self.token_table()  # a malformed file is refused here, naming the entry and field
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        from server.tls import check_tls_files
+
+        check_tls_files(self.tls_cert, self.tls_key, self.tls_client_ca)
         if not isinstance(self.host, str) or not self.host.strip():
             raise ValueError(f"host must be a non-empty address, got {self.host!r}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
@@ -101,6 +117,16 @@ class ServerConfig:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def token_table(self):
+        """Who may call: the token file's principals plus ``token`` as an all-powerful one; None: no auth."""
+        from server.scopes import TokenTable
+
+        tables = [TokenTable.load(self.token_file)] if self.token_file else []
+        tables += [TokenTable.single(self.token)] if self.token else []
+        if not tables:
+            return None
+        return tables[0].merged(tables[1]) if len(tables) == 2 else tables[0]
 
     @property
     def stream_limit(self) -> int:

@@ -20,6 +20,7 @@ from recsys.events.validate import BatchTooLargeError
 from recsys.cycles import CycleStateError
 from recsys.ranking import RankingError
 from tuner.cycle.errors import CycleCancelledError
+from server.scopes import ScopeError
 from tuner.public_errors import incident, public_message
 from server.reviewers import ReviewPermissionError
 from tuner.review.errors import ReviewStateError
@@ -32,6 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # First match wins, so subclasses come before their bases. Other parts add their
 # own exception types here (one line each) rather than catching in servicers.
 STATUS_FOR_EXCEPTION: list[tuple[type[BaseException], grpc.StatusCode]] = [
+    # A servicer's own server.auth.require(...) check failing.
+    (ScopeError, grpc.StatusCode.PERMISSION_DENIED),
     (BatchTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     # Empty log, diverged factorization: the message says what to do first.
     (RankingError, grpc.StatusCode.FAILED_PRECONDITION),

@@ -52,7 +52,7 @@ class StoreHealthMonitor:
         self._interval = interval
         self._stop = threading.Event()
         self._probe_ok = True
-        self.serving = True
+        self.serving: bool | None = None  # nothing published yet
         self._thread = threading.Thread(target=self._run, name="adaptune-store-health", daemon=True)
 
     def start(self) -> None:
@@ -69,11 +69,12 @@ class StoreHealthMonitor:
         if outcome is not None:
             self._probe_ok = outcome
         serving = self._probe_ok and self._db.write_error is None
-        if serving != self.serving:
-            log.warning("store %s: health %s", self._db.path, "SERVING" if serving else "NOT_SERVING")
+        if serving != self.serving:  # publish changes only: Watch streams hear each one once
+            if self.serving is not None or not serving:
+                log.warning("store %s: health %s", self._db.path, "SERVING" if serving else "NOT_SERVING")
+            for name in self._services:
+                self._servicer.set(name, SERVING if serving else NOT_SERVING)
         self.serving = serving
-        for name in self._services:
-            self._servicer.set(name, SERVING if serving else NOT_SERVING)
         return serving
 
     def _run(self) -> None:

@@ -111,3 +111,18 @@ def test_a_failed_cycle_tells_the_client_no_paths_or_exception_classes(server_fa
     for text in (caught.value.details, live.client.list_cycles()[0].error):
         assert text and str(tmp_path) not in text and "Error:" not in text and "Errno" not in text
     assert live.client.health() == "SERVING"
+
+
+@pytest.mark.parametrize(
+    "exc, shown, hidden",
+    [
+        (PermissionError(1, "Operation not permitted", "/srv/adaptune/var/adapters/legal"), "Operation not permitted", "/srv"),
+        (ValueError("model '/home/ops/models/bert' is neither a catalog name"), "model '.../bert' is neither", "/home"),
+        (ValueError("x" * 2000), "x" * 100, "x" * 600),
+    ],
+)
+def test_public_messages_carry_no_paths_and_stay_short(exc, shown, hidden):
+    from tuner.public_errors import public_message
+
+    message = public_message(exc)
+    assert shown in message and hidden not in message and "Error" not in message

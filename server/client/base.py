@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from server.tls import channel_credentials
 
 S = TypeVar("S")
 
@@ -34,6 +37,10 @@ class UnauthenticatedError(ClientError, PermissionError):
     pass
 
 
+class PermissionDeniedError(ClientError, PermissionError):
+    """The token is valid but its scope does not cover this action or domain."""
+
+
 class ResourceExhaustedError(ClientError):
     pass
 
@@ -46,6 +53,7 @@ _ERROR_TYPES: dict[grpc.StatusCode, type[ClientError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
 }
@@ -67,7 +75,13 @@ class BaseClient:
         *,
         timeout: float | None = 60.0,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ):
+        """TLS when any of ``tls_ca`` (the CA that signed the server; else the system's roots),
+        ``tls_cert``/``tls_key`` (this client's, for mutual TLS) or ``credentials`` is given."""
         if not address or ":" not in address:
             raise ValueError(f"address must be HOST:PORT, got {address!r}")
         if timeout is not None and not timeout > 0:
@@ -75,13 +89,16 @@ class BaseClient:
         self.address = address
         self.timeout = timeout
         self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
-        self._channel = grpc.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if credentials is None and (tls_ca or tls_cert or tls_key):
+            credentials = channel_credentials(tls_ca, tls_cert, tls_key)
+        if credentials is not None:
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
         self._stubs: dict[type, Any] = {}
 
     def _stub(self, stub_type: Callable[[grpc.Channel], S]) -> S:

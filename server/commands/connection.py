@@ -1,7 +1,7 @@
 """Client flags and the connection of every command that talks to a server.
 
-The one place client flags live (``--address``, ``--token``; TLS flags belong here
-too), so every command reaches a server the same way. ``--address`` defaults to
+The one place client flags live (``--address``, ``--token`` and the ``--tls-*`` flags of
+``server.commands.client_flags``), so every command reaches a server the same way. ``--address`` defaults to
 ``$ADAPTUNE_ADDRESS``, else the local server ``serve`` starts (127.0.0.1:50051). A
 refused connection becomes one line saying what to do instead of gRPC's UNAVAILABLE.
 """
@@ -13,6 +13,7 @@ import contextlib
 import os
 from typing import Iterator
 
+from server.commands.client_flags import add_tls_flags, tls_options
 from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
 
 ADDRESS_ENV = "ADAPTUNE_ADDRESS"
@@ -28,12 +29,13 @@ def default_address() -> str:
 
 
 def add_client_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--address`` and ``--token``: the flags every client command shares."""
+    """``--address``, ``--token`` and the TLS flags: the flags every client command shares."""
     parser.add_argument(
         "--address", default=None,
         help=f"server HOST:PORT (default ${ADDRESS_ENV}, else {DEFAULT_HOST}:{DEFAULT_PORT})",
     )  # fmt: skip
     parser.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV}, else none)")
+    add_tls_flags(parser)
 
 
 def unreachable_message(address: str, *, db_flag: bool) -> str:
@@ -50,7 +52,7 @@ def connect(args: argparse.Namespace, *, timeout: float | None = 60.0, db_flag: 
     from server.client import AdaptuneClient, UnavailableError
 
     address = getattr(args, "address", None) or default_address()
-    client = AdaptuneClient(address, token=resolve_token(getattr(args, "token", None)), timeout=timeout)
+    client = AdaptuneClient(address, token=resolve_token(getattr(args, "token", None)), timeout=timeout, **tls_options(args))
     try:
         yield client
     except UnavailableError:

@@ -12,7 +12,7 @@ import argparse
 import json
 import textwrap
 
-from server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, resolve_token
+from server.commands.connection import add_client_arguments, connect
 
 # Columns of one side-by-side sample line.
 SAMPLE_WIDTH = 38
@@ -22,9 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("review", help="expert review: list, show, approve or reject held candidates")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--address", default=None, help=f"server HOST:PORT (default {DEFAULT_HOST}:{DEFAULT_PORT})")
-        sub.add_argument("--token", default=None, help=f"bearer token (default ${TOKEN_ENV})")
+    common = add_client_arguments
 
     listing = actions.add_parser("list", help="held candidates, awaiting first")
     common(listing)
@@ -48,9 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _client(args: argparse.Namespace):
-    from server.client import AdaptuneClient
-
-    return AdaptuneClient(args.address or f"{DEFAULT_HOST}:{DEFAULT_PORT}", token=resolve_token(args.token), timeout=60)
+    return connect(args, timeout=60)
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -39,7 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--http-port", type=int, default=None,
                         help="serve the dashboard and /metrics over HTTP on this port (default off; 0 picks a free one)")
     parser.add_argument("--http-host", default=DEFAULT_HOST, help=f"address of the HTTP side (default {DEFAULT_HOST})")
+    parser.add_argument("--token-file", type=Path, default=None, help="scoped tokens per tenant (JSON; README, Security)")
     parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once serving")
+    tls = parser.add_argument_group("TLS (PEM files; see README, Security)")
+    tls.add_argument("--tls-cert", type=Path, default=None, help="serve TLS with this certificate (chain)")
+    tls.add_argument("--tls-key", type=Path, default=None, help="the certificate's private key")
+    tls.add_argument("--tls-client-ca", type=Path, default=None, help="mutual TLS: require client certificates signed by this CA")
     defaults = ServerConfig()
     parser.add_argument("--max-message-bytes", type=int, default=defaults.max_message_bytes)
     parser.add_argument("--max-events-per-batch", type=int, default=defaults.max_events_per_batch)
@@ -79,6 +84,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         host=args.host,
         port=args.port,
         token=resolve_token(args.token),
+        token_file=args.token_file,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
         max_message_bytes=args.max_message_bytes,
         max_events_per_batch=args.max_events_per_batch,
         grace_seconds=args.grace,

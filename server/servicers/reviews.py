@@ -57,7 +57,7 @@ class ReviewRpcs:
     @grpc_errors
     def ApproveCandidate(self, request: pb.ApproveCandidateRequest, context: grpc.ServicerContext) -> pb.ReviewInfo:
         domain, version = self._target(request)
-        reviewer = require_decider(context, self._may_decide)
+        reviewer = require_decider(context, self._may_decide, domain)
         self._expire()  # an overdue candidate is rejected, not approved
         return self._to_proto(decisions.approve(self._db, domain, version, reviewer, request.reason))
 
@@ -65,6 +65,6 @@ class ReviewRpcs:
     def RejectCandidate(self, request: pb.RejectCandidateRequest, context: grpc.ServicerContext) -> pb.ReviewInfo:
         domain, version = self._target(request)
         decisions.check_reason(request.reason, required=True)
-        reviewer = require_decider(context, self._may_decide)
+        reviewer = require_decider(context, self._may_decide, domain)
         self._expire()
         return self._to_proto(decisions.reject(self._db, domain, version, reviewer, request.reason))

@@ -8,6 +8,7 @@ one runs is FAILED_PRECONDITION naming the running cycle; a cycle that fails str
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import grpc
@@ -17,6 +18,7 @@ from recsys.domains import check_domain_name
 from recsys.store import Database
 from server._proto.adaptune.v1 import tuning_pb2 as pb
 from server._proto.adaptune.v1 import tuning_pb2_grpc as pb_grpc
+from server.auth import current_principal
 from server.context import AppContext
 from server.convert import tuning as convert
 from server.errors import grpc_errors
@@ -29,6 +31,12 @@ from tuner.review.store import reviews_by_version
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TuningService"].full_name
 DEFAULT_CYCLE_LIMIT = 20
+log = logging.getLogger("adaptune.audit")
+
+
+def _audit(what: str, domain: str) -> None:
+    principal = current_principal()
+    log.info("%s %r requested by %s", what, domain, repr(principal.name) if principal else "an unauthenticated caller")
 
 
 class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
@@ -71,14 +79,16 @@ class TuningServicer(ReviewRpcs, pb_grpc.TuningServiceServicer):
         from tuner.registry import check_version
 
         domain, version = check_domain_name(request.domain), check_version(request.version)
-        require_decider(context, self._may_decide)  # the same right as approving a review
+        require_decider(context, self._may_decide, domain)  # the same right as approving a review
+        _audit("promote", domain)
         record = self._cycles.registry.promote(domain, version)
         return convert.adapter_to_proto(record)
 
     @grpc_errors
     def RollbackAdapter(self, request: pb.RollbackAdapterRequest, context: grpc.ServicerContext) -> pb.AdapterInfo:
         domain = check_domain_name(request.domain)
-        require_decider(context, self._may_decide)
+        require_decider(context, self._may_decide, domain, action="rollback")
+        _audit("rollback", domain)
         return convert.adapter_to_proto(self._cycles.registry.rollback(domain))
 
 
