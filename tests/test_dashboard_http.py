@@ -155,3 +155,13 @@ def test_bad_http_settings_name_the_field(settings, field):
 
     with pytest.raises(ValueError, match=f"^{field} must be"):
         ServerConfig(**settings)
+
+
+@pytest.mark.parametrize("token", ["plain-token", 'odd;token,with"quotes'])
+def test_login_cookie_reads_back_the_whole_token(token):
+    import http.cookies
+
+    from server.http.app import _cookie
+
+    jar = http.cookies.SimpleCookie(_cookie(token))
+    assert jar[COOKIE].value == token and jar[COOKIE]["httponly"] and jar[COOKIE]["samesite"] == "Strict"

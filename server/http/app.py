@@ -251,7 +251,11 @@ class Dashboard:
 
 
 def _cookie(token: str) -> str:
-    return f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+    """The Set-Cookie value; SimpleCookie quotes a token holding ';' or ',' so it reads back whole."""
+    jar = http.cookies.SimpleCookie()
+    jar[COOKIE] = token
+    jar[COOKIE].update({"path": "/", "httponly": True, "samesite": "Strict"})
+    return jar[COOKIE].OutputString()
 
 
 def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
