@@ -31,7 +31,7 @@ from server.store_health import StoreHealthMonitor
 from server.streams import StreamGuard
 from server.metrics import MetricsSources, ServerMetrics
 from server.metrics_interceptor import RpcMetricsInterceptor
-from server.tls import server_credentials
+from server.tls import http_ssl_context, server_credentials
 from server.servicers import interactions, ranking, tuning, variants
 from server.storage import open_store
 
@@ -69,6 +69,8 @@ def create_server(
         if config.http_port is not None:
             from server.http import start_http
 
+            if http_ssl is None:  # the same certificate (and client CA) as the gRPC port
+                http_ssl = http_ssl_context(config.tls_cert, config.tls_key, config.tls_client_ca)
             start_http(context, ssl_context=http_ssl)
     except RuntimeError as exc:
         if opened:
@@ -173,7 +175,8 @@ def serve(config: ServerConfig, *, port_file: Path | None = None) -> int:
             auth += ", mutual TLS" if config.tls_client_ca else ", TLS" if config.tls_cert else ", plain TCP"
             print(f"adaptune serving on {config.host}:{port} (db {config.db_path}, {auth}, pid {os.getpid()})", flush=True)
             if context.http_port is not None:
-                print(f"dashboard and /metrics on http://{config.http_host}:{context.http_port}/", flush=True)
+                scheme = "https" if config.tls_cert else "http"
+                print(f"dashboard and /metrics on {scheme}://{config.http_host}:{context.http_port}/", flush=True)
             if port_file is not None:
                 _write_port_file(Path(port_file), port)
             while not stop_requested.wait(0.5):

@@ -53,3 +53,17 @@ def channel_credentials(ca: Path | None = None, cert: Path | None = None, key: P
         private_key=read_pem(key, "tls_key"),
         certificate_chain=read_pem(cert, "tls_cert"),
     )
+
+
+def http_ssl_context(cert: Path | None, key: Path | None, client_ca: Path | None) -> "ssl.SSLContext | None":
+    """The HTTP side's TLS from the same files as the gRPC port (client certs required with ``client_ca``)."""
+    import ssl
+
+    if cert is None or key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    if client_ca is not None:
+        context.load_verify_locations(str(client_ca))
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context

@@ -133,9 +133,22 @@ def test_access_is_one_decision_per_token_and_action():
     open_server, locked = Access(None), Access("s3cret")
     assert open_server.allows(None, "read") and not open_server.allows("anything", "promote")
     assert locked.allows("s3cret", "promote") and not locked.allows(None, "read") and not locked.allows("s3cre", "read")
-    assert locked.csrf_ok(locked.csrf_value()) and not locked.csrf_ok("") and not open_server.csrf_ok("")
+    assert locked.csrf_ok(locked.csrf_value("s3cret"), "s3cret") and not locked.csrf_ok("", "s3cret")
+    assert not locked.csrf_ok(locked.csrf_value("s3cret"), "other") and not open_server.csrf_ok("", None)
     with pytest.raises(ValueError, match="action must be one of"):
         locked.allows("s3cret", "delete")
+
+
+def test_access_follows_the_token_files_scopes():
+    from server.scopes import Principal, TokenTable, token_sha256
+
+    tenant = Principal("acme", frozenset({"billing"}), frozenset({"read", "promote"}))
+    access = Access(TokenTable({token_sha256("acme-secret"): tenant}))
+    assert access.allows("acme-secret", "read", "billing") and access.allows("acme-secret", "promote", "billing")
+    assert not access.allows("acme-secret", "read", "legal") and not access.allows("acme-secret", "promote", "legal")
+    assert not access.allows("acme-secret", "rollback", "billing")  # not among its actions
+    assert not access.allows("acme-secret", "read")  # pages spanning every domain need '*'
+    assert access.knows("acme-secret") and not access.knows("guess")
 
 
 def test_adaptune_serve_with_http_port_serves_metrics_and_stops_cleanly(serve_process, tmp_path):

@@ -110,7 +110,7 @@ def test_reject_records_the_reason_and_changes_nothing(server_factory, tmp_path,
     assert server.client.get_review("billing", "v0001").status == "awaiting"
 
     review = server.client.reject_candidate("billing", "v0001", "answers disputes as transfers")
-    assert (review.status, review.decided_by, review.reason) == ("rejected", "token", "answers disputes as transfers")
+    assert (review.status, review.decided_by, review.reason) == ("rejected", "admin", "answers disputes as transfers")
     assert review.decided_at is not None
     assert statuses(server) == [("billing", "v0001", "rejected")]
     assert server.client.list_reviews(status="awaiting") == []

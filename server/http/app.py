@@ -31,6 +31,8 @@ MAX_FORM_BYTES = 16 * 1024
 HTML = "text/html; charset=utf-8"
 CYCLE_ID = r"[A-Za-z0-9_\-]{1,80}"
 DOMAIN = r"[a-z0-9][a-z0-9_\-]{0,63}"
+# Pages and buttons about one domain: their first route group is that domain.
+DOMAIN_PREFIX = re.compile(r"/(?:plots/)?domains/")
 
 
 @dataclass
@@ -75,12 +77,12 @@ class Dashboard:
 
     def __init__(self, context: AppContext) -> None:
         self.context = context
-        self.access = Access(context.config.token)
+        self.access = Access(context.config.token_table())
         self.routes: list[tuple[str, re.Pattern, Callable[..., Response], str]] = [
             ("GET", re.compile(r"/"), self.overview, "read"),
             ("GET", re.compile(rf"/domains/({DOMAIN})"), self.domain, "read"),
             ("POST", re.compile(rf"/domains/({DOMAIN})/promote"), self.promote, "promote"),
-            ("POST", re.compile(rf"/domains/({DOMAIN})/rollback"), self.rollback, "promote"),
+            ("POST", re.compile(rf"/domains/({DOMAIN})/rollback"), self.rollback, "rollback"),
             ("GET", re.compile(r"/cycles"), self.cycles, "read"),
             ("GET", re.compile(rf"/cycles/({CYCLE_ID})"), self.cycle, "read"),
             ("GET", re.compile(rf"/cycles/({CYCLE_ID})/files/(.+)"), self.cycle_file, "read"),
@@ -109,7 +111,9 @@ class Dashboard:
             if request.method != method:
                 return name, self._error(request, HTTPStatus.METHOD_NOT_ALLOWED, f"{request.path} answers {method} only")
             try:
-                self._authorize(request, action)
+                # Routes whose first group is a domain are checked in that domain's scope.
+                domain = match.group(1) if DOMAIN_PREFIX.match(request.path) else None
+                self._authorize(request, action, domain)
                 return name, route(request, *match.groups())
             except HttpError as exc:
                 return name, self._error(request, exc.status, str(exc))
@@ -119,15 +123,16 @@ class Dashboard:
                 return name, self._error(request, 500, f"internal error (incident {incident}); see the server log")
         return "unknown", self._error(request, HTTPStatus.NOT_FOUND, f"no page {request.path}")
 
-    def _authorize(self, request: Request, action: str) -> None:
+    def _authorize(self, request: Request, action: str, domain: str | None) -> None:
         if action == "read":
-            if not self.access.allows(request.token, "read"):
-                raise HttpError(HTTPStatus.UNAUTHORIZED, "this page needs the server token: log in, or send "
+            if not self.access.allows(request.token, "read", domain):
+                raise HttpError(HTTPStatus.UNAUTHORIZED, "this page needs a token that may read it: log in, or send "
                                                          "'Authorization: Bearer <token>'")
             return
         # A change: a bearer header, or the page's CSRF value with the cookie; a cookie alone never suffices.
-        token = request.bearer if request.bearer else (request.cookie if self.access.csrf_ok(request.form.get("csrf")) else None)
-        if not self.access.allows(token, action):
+        csrf_ok = self.access.csrf_ok(request.form.get("csrf"), request.cookie)
+        token = request.bearer if request.bearer else (request.cookie if csrf_ok else None)
+        if not self.access.allows(token, action, domain):
             raise HttpError(HTTPStatus.FORBIDDEN, f"{action} refused: it needs the server token"
                             + ("" if self.access.required else " (this server runs without --token: read-only)"))
 
@@ -146,8 +151,8 @@ class Dashboard:
 
     def domain(self, request: Request, name: str, message: str = "", status: int = 200) -> Response:
         history = self._history(name)
-        can_promote = self.access.allows(request.token, "promote")
-        page = pages.domain_page(history, csrf=self.access.csrf_value() if can_promote else "", can_promote=can_promote,
+        can_promote = self.access.allows(request.token, "promote", name)
+        page = pages.domain_page(history, csrf=self.access.csrf_value(request.token) if can_promote else "", can_promote=can_promote,
                                  message=message)
         return self._with_cookie(request, html_response(page, status))
 
@@ -239,7 +244,7 @@ class Dashboard:
         if request.method == "GET":
             return html_response(pages.login_page())
         token = request.form.get("token", "")
-        if not self.access.required or not self.access.allows(token, "read"):
+        if not self.access.required or not self.access.knows(token):
             return html_response(pages.login_page("That is not this server's token."), HTTPStatus.UNAUTHORIZED)
         return redirect("/", ("Set-Cookie", _cookie(token)))
 
