@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROTO_OUT := server/_proto
 
-.PHONY: install shell test test-fast test-slow demo serve proto bench bench-quick clean
+.PHONY: install shell test test-fast test-slow demo serve proto bench bench-quick gpu-wheels clean
 
 install: $(STAMP)
 
@@ -58,6 +58,17 @@ bench-quick: install
 	$(BIN)/python bench/targeted_tuning.py --quick
 	$(BIN)/python bench/cycle.py --quick
 	$(BIN)/python bench/serving.py --quick
+
+# Wheels bench/gpu.sh --wheels needs on a GPU machine without a package index (cp312,
+# x86-64; what it lacks, see shared GPU.md), versions from constraints.txt.
+GPU_WHEELS ?= gpu-wheels
+GPU_WHEEL_PACKAGES := duckdb implicit gguf grpcio grpcio-health-checking grpcio-reflection \
+	pytest pytest-timeout pluggy iniconfig pygments
+gpu-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.12 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_27_x86_64 \
+		--platform manylinux_2_28_x86_64 -c constraints.txt -d $(GPU_WHEELS) $(GPU_WHEEL_PACKAGES)
+	@du -sh $(GPU_WHEELS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -19,6 +19,13 @@ trainable_params, accuracy, macro_f1; ``warm_start``: the second table) and a PN
 
     .venv/bin/python bench/targeted_tuning.py --quick      # a few minutes on two cores
     .venv/bin/python bench/targeted_tuning.py --model smollm2-135m --quick
+
+``--device cuda`` (what bench/gpu.sh runs) times training steps only: LoRA on all
+layers, the top quarter and the top 2 of a random-weight SmolLM2-135M-shaped model
+(``random_models.py``; the GPU machines have neither CLINC150 nor the embedded
+weights), 32 x 128 tokens, interleaved step by step, into
+bench/results/gpu/targeted_tuning.json. ``--shape minilm-l6 --device cpu`` runs the
+same on the CPU (a check of the code path).
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ from tuner.evaluation import evaluate  # noqa: E402
 from tuner.loading import load_base  # noqa: E402
 from tuner.sources import clinc_split  # noqa: E402
 from tuner.training import AdapterTrainer, train_adapter  # noqa: E402
+from tuner.data import Example  # noqa: E402
+from bench.random_models import SHAPES, random_texts, save_random_model  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TARGET_ACCURACY_RATIO = 0.95
@@ -269,8 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-steps", type=int, default=30, help="steps per job in table 3")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/targeted_tuning.json, targeted_tuning_quick.json with --quick)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON (default results/targeted_tuning.json; gpu/ with cuda)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: step times on a random model of --shape")
+    parser.add_argument("--shape", default=None, choices=sorted(SHAPES), help="step times on random weights of this shape")
+    parser.add_argument("--steps", type=int, default=None, help="steps per job in the step-time run (default 12; quick 6)")
     args = parser.parse_args(argv)
+    if args.device == "cuda" or args.shape:
+        return step_times_main(args)
     args.out = args.out or RESULTS / ("targeted_tuning_quick.json" if args.quick else "targeted_tuning.json")
 
     torch.set_num_threads(args.threads)
@@ -347,6 +361,64 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.out} and {png} ({result['seconds']:.0f} s, load average {load_start:.1f} -> {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+def step_times_main(args: argparse.Namespace) -> int:
+    """Median step time of all layers, the top quarter and the top 2 on random weights (32 x 128 tokens)."""
+    shape = args.shape or "smollm2-135m"
+    steps = args.steps or (6 if args.quick else 12)
+    batch, seq = 32, 128
+    torch.set_num_threads(args.threads)
+    load_start = list(os.getloadavg())
+    with tempfile.TemporaryDirectory(prefix="adaptune-steps-") as tmp:
+        base = load_base(str(save_random_model(shape, Path(tmp) / "model")), "classification", device=args.device)
+        n = base.num_layers
+        quarter = max(1, -(-n // 4))
+        spans = [n] + sorted({quarter, min(2, n - 1)}, reverse=True)
+        jobs = [("all" if k == n else f"top-{k}", list(range(n - k, n))) for k in spans]
+        labels = [f"label{i}" for i in range(8)]
+        texts = random_texts(batch * steps, seq, seed=args.seed)
+        train = [Example(str(i), text, labels[i % len(labels)]) for i, text in enumerate(texts)]
+        config = TrainConfig(rank=8, alpha=16, lr=1e-3, batch_size=batch, epochs=1, max_steps=steps, patience=0,
+                             max_length=seq, seed=args.seed, progress=False)  # fmt: skip
+        print(f"{shape} ({n} layers, random weights) on {base.device}: {len(jobs)} jobs x {steps} steps of {batch} x {seq} tokens",
+              flush=True)  # fmt: skip
+        results = train_interleaved(base, train, jobs, config, labels)
+        device_name = torch.cuda.get_device_name(base.device) if base.device.type == "cuda" else "cpu"
+    ref = statistics.median(results["all"].step_seconds[1:])
+    rows = []
+    for name, layers in jobs:
+        result = results[name]
+        step = statistics.median(result.step_seconds[1:])  # the first step warms kernels up
+        rows.append({"job": name, "layers": layers, "step_s_median": step, "step_ratio": step / ref,
+                     "cached_layers": result.cached_layers, "cache_s": result.cache_seconds, "steps": result.steps})  # fmt: skip
+        print(f"  {name:<8} median step {step:.4f} s (x{step / ref:.2f} of all layers), caching {result.cache_seconds:.2f} s")
+    by_job = {row["job"]: row for row in rows}
+    top_quarter = by_job[f"top-{quarter}"]["step_ratio"]
+    out = {
+        "device": device_name,
+        "torch": torch.__version__,
+        "shape": shape,
+        "quick": args.quick,
+        "batch": batch,
+        "seq": seq,
+        "steps": steps,
+        "autocast": "bf16" if args.device == "cuda" else "none (float32)",
+        "all_layers_step_s": ref,
+        "top_quarter": f"top-{quarter}",
+        "top_quarter_step_s": by_job[f"top-{quarter}"]["step_s_median"],
+        "top_2_step_s": by_job["top-2"]["step_s_median"],
+        "top_quarter_vs_all": top_quarter,
+        "targets": {"top_quarter_at_most_0_3_of_all": top_quarter <= 0.3},
+        "rows": rows,
+        "load_average": {"start": load_start, "end": list(os.getloadavg())},
+    }
+    folder = RESULTS / "gpu" if args.device == "cuda" else RESULTS
+    path = args.out or folder / (f"targeted_tuning{'_steps' if args.device != 'cuda' else ''}{'_quick' if args.quick else ''}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2))
+    print(f"targets: {out['targets']}\nwrote {path}")
     return 0
 
 

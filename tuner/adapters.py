@@ -156,6 +156,7 @@ def load_adapter(base: BaseModel, folder: Path) -> Adapter:
     head = None
     if info.task == "classification":
         head, labels = ClassifierHead.load(folder)
+        head.to(base.device)
         if tuple(labels) != info.labels:
             raise ValueError(f"{folder / 'labels.json'} disagrees with {folder / INFO_FILE} about the labels")
     return Adapter(model=model, info=info, head=head).eval()

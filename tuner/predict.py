@@ -13,7 +13,8 @@ import torch
 
 from tuner.adapters import Adapter
 from tuner.encoding import batched, classification_batch, encode_prompts, encode_texts, pad_left
-from tuner.heads import pooled, zero_shot_head
+from tuner.device import autocast
+from tuner.heads import pooled_on_device, zero_shot_head
 from tuner.loading import BaseModel
 
 
@@ -66,7 +67,7 @@ def classify(
     out: list[Prediction] = []
     for chunk in batched(range(len(ids)), batch_size):
         batch = classification_batch([ids[i] for i in chunk], None, base.tokenizer.pad_token_id)
-        probs = torch.softmax(head(pooled(model, batch, base.pooling)), dim=-1)
+        probs = torch.softmax(head(pooled_on_device(model, batch, base.pooling)), dim=-1)
         scores, best = probs.max(dim=-1)
         out += [Prediction(label=label_list[int(i)], score=float(s)) for s, i in zip(scores, best)]
     return out
@@ -96,16 +97,17 @@ def generate(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for chunk in batched(range(len(prompts)), batch_size):
-            input_ids, mask = pad_left([prompts[i] for i in chunk], tokenizer.pad_token_id)
+            input_ids, mask = (t.to(base.device) for t in pad_left([prompts[i] for i in chunk], tokenizer.pad_token_id))
             options = {"do_sample": True, "temperature": temperature} if sample else {"do_sample": False}
-            tokens = model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                **options,
-            )
+            with autocast(model):
+                tokens = model.generate(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                    **options,
+                )
             new = tokens[:, input_ids.shape[1] :]
             out += [Prediction(text=tokenizer.decode(row, skip_special_tokens=True).strip()) for row in new]
     return out

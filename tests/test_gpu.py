@@ -1,0 +1,92 @@
+"""On CUDA: the same answers as the CPU, gathered LoRA equal to PEFT, and adapters saved in the same format.
+
+Marked ``gpu`` and skipped without CUDA (CI is CPU-only); ``bench/gpu.sh`` runs them on
+a GPU machine. CUDA forwards run under bf16 autocast, so outputs are compared with a
+bf16 tolerance and predicted labels must agree.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from peft import PeftModel
+from safetensors.torch import load_file
+
+from tests.serving_support import TEXTS
+from tests.test_serving_gathered import SPECS, outputs, save_random_lora
+from tests.test_tuner_training import toy_split
+from tuner.adapters import LORA_WEIGHTS_FILE, load_adapter, quiet_peft, save_adapter
+from tuner.config import TrainConfig
+from tuner.device import autocast
+from tuner.heads import HEAD_FILE
+from tuner.loading import load_base
+from tuner.predict import classify
+from tuner.serving.gathered import GatheredLora
+from tuner.serving.lora_weights import read_lora_weights
+from tuner.serving.types import BASE_ADAPTER
+from tuner.training import train_adapter
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+BF16 = dict(atol=5e-2, rtol=5e-2)
+
+
+@pytest.fixture(scope="module")
+def cuda_bert(tiny_bert_dir):
+    return load_base(str(tiny_bert_dir), "classification", device="cuda")
+
+
+def test_auto_takes_cuda_and_weights_stay_float32(tiny_bert_dir):
+    base = load_base(str(tiny_bert_dir), "classification")
+    assert base.device.type == "cuda"
+    assert {p.dtype for p in base.model.parameters()} == {torch.float32}
+
+
+def test_cuda_classification_equals_the_cpu(bert_classifier, cuda_bert, tmp_path):
+    split = toy_split()
+    adapter = train_adapter(bert_classifier, split.train, split.validation, layers=[1], config=TrainConfig(max_steps=3, progress=False)).adapter
+    folder = tmp_path / "adapter"
+    save_adapter(adapter, folder)
+    cpu = classify(bert_classifier, TEXTS, load_adapter(bert_classifier, folder))
+    gpu = classify(cuda_bert, TEXTS, load_adapter(cuda_bert, folder))
+    assert [p.label for p in gpu] == [p.label for p in cpu]
+    assert all(abs(a.score - b.score) < 0.05 for a, b in zip(gpu, cpu))
+
+
+@torch.no_grad()
+def test_gathered_mixed_batch_on_cuda_equals_peft_per_adapter(cuda_bert, tmp_path):
+    folders = {name: save_random_lora(cuda_bert, tmp_path / name, spec, seed) for seed, (name, spec) in enumerate(SPECS.items())}
+    batch = {k: v.cuda() for k, v in cuda_bert.tokenizer(TEXTS, padding=True, return_tensors="pt").items() if k != "token_type_ids"}
+    expected = {}
+    with autocast(cuda_bert.model):
+        expected[BASE_ADAPTER] = outputs(cuda_bert.model, batch).float()
+        for name, folder in folders.items():
+            with quiet_peft():
+                peft = PeftModel.from_pretrained(cuda_bert.fork(), str(folder)).eval()
+            expected[name] = outputs(peft, batch).float()
+    gathered = GatheredLora(cuda_bert.fork(), slots=4)
+    for name, folder in folders.items():
+        gathered.load(name, read_lora_weights(folder))
+    assert all(layer.lora_a.is_cuda and layer.lora_a.dtype == torch.float32 for layer in gathered.layers.values())
+    row_names = [BASE_ADAPTER, "small", "wide", "both", "wide", BASE_ADAPTER, "both", "small"]
+    with gathered.rows(row_names), autocast(gathered.model):
+        mixed = outputs(gathered.model, batch).float()
+    for row, name in enumerate(row_names):
+        torch.testing.assert_close(mixed[row], expected[name][row], **BF16)
+
+
+def test_a_training_step_on_cuda_saves_an_adapter_in_the_cpu_format(bert_classifier, cuda_bert, tmp_path):
+    split = toy_split()
+    config = TrainConfig(max_steps=2, progress=False)
+    saved = {}
+    for where, base in (("cpu", bert_classifier), ("cuda", cuda_bert)):
+        adapter = train_adapter(base, split.train, split.validation, layers=[1], config=config).adapter
+        save_adapter(adapter, tmp_path / where)
+        saved[where] = {**load_file(str(tmp_path / where / LORA_WEIGHTS_FILE)), **load_file(str(tmp_path / where / HEAD_FILE))}
+    assert sorted(p.name for p in (tmp_path / "cuda").iterdir()) == sorted(p.name for p in (tmp_path / "cpu").iterdir())
+    assert saved["cuda"].keys() == saved["cpu"].keys()
+    for key, tensor in saved["cuda"].items():
+        assert tensor.dtype == saved["cpu"][key].dtype == torch.float32 and tensor.shape == saved["cpu"][key].shape
+        assert tensor.device.type == "cpu"
+    reloaded = load_adapter(bert_classifier, tmp_path / "cuda")  # a CUDA-trained adapter serves on the CPU
+    assert len(classify(bert_classifier, TEXTS, reloaded)) == len(TEXTS)
