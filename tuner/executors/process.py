@@ -25,9 +25,11 @@ EVENT_POLL_SECONDS = 0.1
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def _init_worker(threads: int, events: multiprocessing.queues.Queue) -> None:
+def _init_worker(threads: int, nice: int, events: multiprocessing.queues.Queue) -> None:
     from tuner.executors.job import set_torch_threads, stream_events_to
 
+    if nice:
+        os.nice(nice)
     set_torch_threads(threads)
     events.cancel_join_thread()  # exiting never waits on the queue (a killed sibling may hold its lock)
     stream_events_to(events.put)
@@ -73,7 +75,7 @@ class ProcessExecutor(Executor):
                 self._pool_count += 1
                 self._pool = ProcessPoolExecutor(
                     max_workers=1, mp_context=SPAWN,
-                    initializer=_init_worker, initargs=(self.config.threads, self._events),
+                    initializer=_init_worker, initargs=(self.config.threads, self.config.worker_nice, self._events),
                 )  # fmt: skip
             return self._pool
 
