@@ -16,6 +16,8 @@ def add_executor_arguments(group: argparse._ActionsContainer) -> None:
                        help="Ray cluster for --executor ray (default: start a local one)")
     group.add_argument("--job-retries", type=int, default=defaults.max_retries,
                        help=f"times a failed per-domain job runs again (default {defaults.max_retries})")
+    group.add_argument("--worker-nice", type=int, default=defaults.worker_nice,
+                       help=f"CPU niceness 0-19 of the process executor's worker (default {defaults.worker_nice})")
     group.add_argument("--cpus-per-job", type=int, default=defaults.cpus_per_job,
                        help=f"CPUs (and torch threads) per job (default {defaults.cpus_per_job})")
 
@@ -26,7 +28,7 @@ def executor_config_from_args(args: argparse.Namespace) -> ExecutorConfig:
     Ray's presence is checked here too, so ``serve --executor ray`` fails at start, not at the first cycle.
     """
     config = ExecutorConfig(kind=args.executor, ray_address=args.ray_address, max_retries=args.job_retries,
-                            cpus_per_job=args.cpus_per_job)  # fmt: skip
+                            cpus_per_job=args.cpus_per_job, worker_nice=args.worker_nice)  # fmt: skip
     if config.kind == "ray":
         import importlib.util
 

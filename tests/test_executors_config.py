@@ -43,6 +43,8 @@ def test_the_server_default_is_a_worker_process_and_flags_choose_another():
         ({"cpus_per_job": 0}, "cpus_per_job"),
         ({"gpus_per_job": -0.5}, "gpus_per_job"),
         ({"torch_threads": 1.5}, "torch_threads"),
+        ({"worker_nice": 20}, "worker_nice"),
+        ({"worker_nice": -1}, "worker_nice"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(values, field):

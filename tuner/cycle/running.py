@@ -244,6 +244,7 @@ def run_jobs(ws: Workspace, ordered: list[DomainPlan], config: CycleConfig, ctx:
 
     if not isinstance(executor, Executor):
         executor = make_executor(executor or ExecutorConfig(kind="inline"), base=ws.base)
+    executor.on_event = ctx.emit
     with executor:
         return Dispatch(ws, config, ctx, executor).run(ordered, on_outcome)
 

@@ -106,6 +106,9 @@ class Executor(ABC):
     def __init__(self, config: ExecutorConfig, runner: Runner | None = None) -> None:
         self.config = config
         self.runner = runner or default_runner()
+        # Progress events a worker streams while its job runs (set before ``init``); kinds that
+        # cannot stream hand them back with the result instead.
+        self.on_event: Callable[[CycleEvent], None] | None = None
 
     def init(self) -> None:
         """Acquire what jobs need (a worker process, a Ray connection)."""

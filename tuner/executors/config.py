@@ -40,7 +40,9 @@ class ExecutorConfig:
     ``ray`` makes each job a Ray task with ``cpus_per_job`` CPUs (and ``gpus_per_job``
     GPUs) on the cluster at ``ray_address``. A job that raises or whose worker dies is
     run again up to ``max_retries`` times, then reported as failed for its domain.
-    ``torch_threads`` caps the worker's torch threads (0: ``cpus_per_job``).
+    ``torch_threads`` caps the worker's torch threads (0: ``cpus_per_job``). ``worker_nice``
+    lowers the ``process`` worker's CPU priority (0-19), so on a machine with few cores the
+    server's ingestion and Predict threads win the CPU while a cycle trains.
     """
 
     kind: str = "process"
@@ -49,6 +51,7 @@ class ExecutorConfig:
     cpus_per_job: int = 1
     gpus_per_job: float = 0.0
     torch_threads: int = 0
+    worker_nice: int = 10
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -59,6 +62,9 @@ class ExecutorConfig:
         _int_at_least(self, "max_retries", 0)
         _int_at_least(self, "cpus_per_job", 1)
         _int_at_least(self, "torch_threads", 0)
+        _int_at_least(self, "worker_nice", 0)
+        if self.worker_nice > 19:
+            raise ValueError(f"worker_nice must be an integer in 0..19, got {self.worker_nice!r}")
         gpus = self.gpus_per_job
         if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not math.isfinite(gpus) or gpus < 0:
             raise ValueError(f"gpus_per_job must be a number >= 0, got {gpus!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from tuner.executors.base import DomainJob, JobResult, worker_label
 from tuner.executors.snapshot import load_snapshot
@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 
 # A worker keeps the base models it loaded: Ray and the process pool reuse workers across jobs.
 _BASES: dict[tuple[str, str], "BaseModel"] = {}
+# Where a worker sends progress events as they happen (the process executor's queue); None: with the result.
+_LIVE: Callable[[object], None] | None = None
+
+
+def stream_events_to(sink: Callable[[object], None] | None) -> None:
+    """Send this worker's progress events to ``sink`` as they happen instead of with the result."""
+    global _LIVE
+    _LIVE = sink
 
 
 def worker_base(name: str, task: str) -> "BaseModel":
@@ -51,7 +59,7 @@ def run_domain_job(job: DomainJob, base: "BaseModel | None" = None) -> JobResult
     try:
         # Jobs write no report (the server does, after the commit).
         ws = Workspace(db, AdapterRegistry(db, job.adapters_root), base, Path(job.snapshot))
-        ctx = PlanContext(db, base, job.config, job.cycle_id, job.window, events.append)
+        ctx = PlanContext(db, base, job.config, job.cycle_id, job.window, _LIVE or events.append)
         outcome = train_domain(ws, job.plan, job.config, ctx, dict(job.promoted_here))
     finally:
         db.close()

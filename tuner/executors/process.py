@@ -10,7 +10,9 @@ retries it, and the next submit starts a fresh worker.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.queues
 import os
+import queue
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,12 +21,18 @@ from concurrent.futures.process import BrokenProcessPool
 from tuner.executors.base import DomainJob, Executor, check_picklable
 
 PARENT_POLL_SECONDS = 1.0
+EVENT_POLL_SECONDS = 0.1
+SPAWN = multiprocessing.get_context("spawn")
 
 
-def _init_worker(threads: int) -> None:
-    from tuner.executors.job import set_torch_threads
+def _init_worker(threads: int, nice: int, events: multiprocessing.queues.Queue) -> None:
+    from tuner.executors.job import set_torch_threads, stream_events_to
 
+    if nice:
+        os.nice(nice)
     set_torch_threads(threads)
+    events.cancel_join_thread()  # exiting never waits on the queue (a killed sibling may hold its lock)
+    stream_events_to(events.put)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="adaptune-parent-watch", daemon=True).start()
 
 
@@ -41,13 +49,33 @@ class ProcessExecutor(Executor):
     def init(self) -> None:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_count = 0
+        self._events = SPAWN.Queue()  # replaced with the pool: a killed worker may leave it locked
+        self._draining = threading.Event()
+        self._drainer = threading.Thread(target=self._drain, name="adaptune-job-events", daemon=True)
+        self._drainer.start()
+
+    def _drain(self) -> None:
+        """Hand the worker's progress events to ``on_event`` as they come (training steps live)."""
+        while not self._draining.is_set():
+            try:
+                event = self._events.get(timeout=EVENT_POLL_SECONDS)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            if self.on_event is not None:
+                self.on_event(event)
 
     def _live_pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
+                if self._pool_count:
+                    self._events = SPAWN.Queue()
+                self._pool_count += 1
                 self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker, initargs=(self.config.threads,),
+                    max_workers=1, mp_context=SPAWN,
+                    initializer=_init_worker, initargs=(self.config.threads, self.config.worker_nice, self._events),
                 )  # fmt: skip
             return self._pool
 
@@ -94,3 +122,6 @@ class ProcessExecutor(Executor):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        self._draining.set()
+        self._drainer.join()
+        self._events.close()
