@@ -74,6 +74,17 @@ def domain_subset(data: clinc150.Clinc150, count: int, seed: int) -> clinc150.Cl
     return clinc150.Clinc150({DOMAIN: intents}, rows(data.train), rows(data.val), rows(data.test))
 
 
+def per_intent(rows, limit: int | None):
+    """The first ``limit`` rows of each intent (all when None)."""
+    taken: dict[str, int] = {}
+    kept = []
+    for row in rows:
+        if limit is None or taken.get(row.intent, 0) < limit:
+            taken[row.intent] = taken.get(row.intent, 0) + 1
+            kept.append(row)
+    return kept
+
+
 def accuracy(base, rows, registry: AdapterRegistry, labels, max_length: int) -> float:
     """The domain's champion (zero-shot over ``labels`` without one) on ``rows``."""
     texts = [r.text for r in rows]
@@ -110,7 +121,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     """One domain's days; ``save(partial)`` is called after every day (a long run keeps what it measured)."""
     subset = domain_subset(data, args.intents, intents_seed)
     labels = subset.domains[DOMAIN]
-    heldout = subset.test
+    heldout = per_intent(subset.test, args.heldout_per_intent)
     folder = work / f"split-{intents_seed}"
     cycle = cycle_config(args)
     config = ServerConfig(db_path=folder / "adaptune.duckdb", host="127.0.0.1", port=0, grace_seconds=1.0,
@@ -149,7 +160,9 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 cycle_s = time.perf_counter() - started
                 outcome = next((d for d in finished.summary.get("domains", []) if d["domain"] == DOMAIN), None)
                 acc = accuracy(base, heldout, registry, labels, cycle.train.max_length)
-                top, ceiling_s = ceiling(base, seen, subset, heldout, ceiling_train)
+                top, ceiling_s = None, None
+                if args.ceiling_days == "all" or day == args.days:
+                    top, ceiling_s = ceiling(base, seen, subset, heldout, ceiling_train)
                 decision = "not tuned"
                 if outcome is not None:
                     gate = outcome["gate"]
@@ -166,7 +179,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 rows.append(row)
                 save({"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows})
                 print(f"  day {day}: {logged.accepted} events ({errors:.1%} wrong), cycle {cycle_s:.1f}s on "
-                      f"{row['trained_examples']} examples, accuracy {acc:.4f} (ceiling {top:.4f}); {decision}", flush=True)
+                      f"{row['trained_examples']} examples, accuracy {acc:.4f} (ceiling {top}); {decision}", flush=True)
     finally:
         stop_server(server, context, grace=1.0)
     return {"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows,
@@ -178,8 +191,11 @@ def targets(rows: list[dict]) -> dict:
     days = [r for r in rows if r["day"] > 0]
     pairs = list(zip(rows, rows[1:]))
     never_falls = all(b["accuracy"] >= a["accuracy"] for a, b in pairs)
+    # A day without its own ceiling (--ceiling-days last) is held to the last day's.
+    final = days[-1]["ceiling_accuracy"]
     rises_while_under = all(
-        b["accuracy"] > a["accuracy"] for a, b in pairs if a["day"] > 0 and a["ceiling_accuracy"] - a["accuracy"] > 0.01
+        b["accuracy"] > a["accuracy"] for a, b in pairs
+        if a["day"] > 0 and (a["ceiling_accuracy"] if a["ceiling_accuracy"] is not None else final) - a["accuracy"] > 0.01
     )
     last = days[-1]
     cost_ratio = last["cycle_s"] / days[0]["cycle_s"]
@@ -230,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--intents-seeds", type=int, nargs="+", default=[0, 1],
                         help="one domain per seed: which intents it holds")
     parser.add_argument("--ceiling-epochs", type=int, default=3)
+    parser.add_argument("--ceiling-days", choices=("all", "last"), default="all",
+                        help="train the ceiling after every day, or only after the last (a busy machine)")
+    parser.add_argument("--heldout-per-intent", type=int, default=None,
+                        help="held-out test queries per intent (default: all 30)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
@@ -257,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         result = summary(args, [*splits, *([partial] if partial else [])], started, load_start, complete)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1) + "\n")
+        plot(result["splits"], out.with_suffix(".png"), f"{args.model}: {args.intents} intents, {args.per_day} events/day")
         return result
 
     try:
@@ -265,7 +286,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     save(complete=True)
-    plot(splits, out.with_suffix(".png"), f"{args.model}: {args.intents} intents, {args.per_day} events/day")
     for split in splits:
         print(f"intents seed {split['intents_seed']}: {json.dumps(split['targets'])}")
     print(f"wrote {out} and {out.with_suffix('.png')}")
@@ -281,6 +301,9 @@ def summary(args, splits: list[dict], started: float, load_start: list[float], c
         "days": args.days,
         "intents": args.intents,
         "per_day": args.per_day,
+        "ceiling_days": args.ceiling_days,
+        "ceiling_epochs": args.ceiling_epochs,
+        "heldout_per_intent": args.heldout_per_intent,
         "cycle_config": cycle_config(args).to_json(),
         "splits": splits,
         "rows": splits[0]["rows"] if splits else [],
