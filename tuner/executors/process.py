@@ -10,6 +10,7 @@ retries it, and the next submit starts a fresh worker.
 from __future__ import annotations
 
 import multiprocessing
+import logging
 import multiprocessing.queues
 import os
 import queue
@@ -43,6 +44,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+log = logging.getLogger("adaptune.executors")
+
+
 class ProcessExecutor(Executor):
     kind = "process"
 
@@ -63,9 +67,18 @@ class ProcessExecutor(Executor):
             except queue.Empty:
                 continue
             except (EOFError, OSError):
-                return
+                if self._draining.is_set():
+                    return
+                time.sleep(EVENT_POLL_SECONDS)  # the queue was replaced with a fresh worker: read the new one
+                continue
+            except Exception:  # noqa: BLE001 - one unreadable event must not silence the rest
+                log.exception("a worker's progress event could not be read; skipping it")
+                continue
             if self.on_event is not None:
-                self.on_event(event)
+                try:
+                    self.on_event(event)
+                except Exception:  # noqa: BLE001 - progress is best effort; the job's result still counts
+                    log.exception("a worker's progress event could not be delivered; skipping it")
 
     def _live_pool(self) -> ProcessPoolExecutor:
         with self._lock:
