@@ -70,9 +70,16 @@ class IdleWatchdog:
                 expired = [(k, c) for k, (deadline, c) in self._deadlines.items() if deadline <= now]
                 for key, _ in expired:
                     del self._deadlines[key]
+                if not self._deadlines:  # nothing left to watch: the next armed stream starts a new thread
+                    self._thread = None
+                    stop = True
+                else:
+                    stop = False
             for _, context in expired:
                 log.info("cancelling a stream from %s: idle for %g s", context.peer(), self.idle_seconds)
                 context.cancel()
+            if stop:
+                return
 
 
 class StreamGuard(grpc.ServerInterceptor):
