@@ -256,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--chains", action="store_true",
+                        help="also the transfer-chain table (bench/chains.py) on the same base, as `chains` in the JSON")
     args = parser.parse_args(argv)
     args.days = args.days or (3 if args.quick else 5)
     args.intents = args.intents or (20 if args.quick else 40)
@@ -272,9 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     base = load_base(args.model, "classification")
     work = Path(tempfile.mkdtemp(prefix="adaptune-bench-days-"))
     splits: list[dict] = []
+    chains: list[dict] = []
 
     def save(partial: dict | None = None, complete: bool = False) -> dict:
         result = summary(args, [*splits, *([partial] if partial else [])], started, load_start, complete)
+        if chains:
+            result["chains"] = chains
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1) + "\n")
         plot(result["splits"], out.with_suffix(".png"), f"{args.model}: {args.intents} intents, {args.per_day} events/day")
@@ -283,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for seed in args.intents_seeds:
             splits.append(run_split(args, data, base, seed, work, save))
+        if args.chains:
+            from bench.chains import run_chains
+
+            chains.extend(run_chains(model=args.model, data_path=args.data, quick=args.quick, base=base))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     save(complete=True)
