@@ -42,7 +42,8 @@ def unreachable_message(address: str, *, db_flag: bool) -> str:
     fallback = ", or pass --db FILE to use the database file directly while no server runs" if db_flag else ""
     return (
         f"no adaptune server answers at {address}: start one with `adaptune serve` "
-        f"(or point --address / ${ADDRESS_ENV} at a running one){fallback}"
+        f"(or point --address / ${ADDRESS_ENV} at a running one; a TLS server needs --tls-ca, "
+        f"and --tls-cert/--tls-key when it requires client certificates){fallback}"
     )
 
 

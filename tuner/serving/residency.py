@@ -1,7 +1,8 @@
-"""What the adapter pool holds, for metrics: counts from ``PoolStats`` and the bytes of LoRA weights.
+"""What the adapter pool holds, for metrics: counts from ``PoolStats`` and resident bytes.
 
-Read-only and cheap: it walks the PEFT model's parameters under the model lock (the
-same lock a forward pass holds), so a scrape never sees a half-loaded adapter.
+Read-only and cheap: the pool keeps each resident adapter's bytes (its LoRA weights and
+its head, as the ``--adapter-memory`` budget counts them), so a scrape reads a sum under
+the pool's state lock and never touches the model.
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ class ServingSnapshot:
 
 
 def serving_snapshot(pool) -> ServingSnapshot:
-    """Counts and weight bytes of the adapters resident in ``pool`` (a ``tuner.serving.pool.AdapterPool``)."""
+    """Counts and bytes of the adapters resident in ``pool`` (a ``tuner.serving.pool.AdapterPool``)."""
     keys = set(pool.loaded_keys())
-    total = 0
-    if keys:
-        with pool.model_lock:
-            for name, parameter in pool.model.named_parameters():
-                parts = name.split(".")
-                if any(part in keys for part in parts):
-                    total += parameter.numel() * parameter.element_size()
-    return ServingSnapshot(resident=len(keys), resident_bytes=total, evictions=pool.stats.evictions, loads=pool.stats.loads)
+    return ServingSnapshot(
+        resident=len(keys), resident_bytes=pool.resident_bytes() if keys else 0,
+        evictions=pool.stats.evictions, loads=pool.stats.loads,
+    )  # fmt: skip
