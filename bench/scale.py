@@ -156,6 +156,7 @@ def ingestion_case(kind: str, folder: Path, data, domains: list[str], args) -> d
     config_file.write_text(json.dumps(config))
     server = start_serve_process(db_path, extra_args=("--model", args.model, "--cycle-config", str(config_file),
                                                       "--executor", kind, "--worker-nice", str(args.worker_nice),
+                                                      "--worker-idle-priority" if args.worker_idle_priority else "--no-worker-idle-priority",
                                                       "--adapters", str(folder / f"adapters-{kind}"),
                                                       "--reports", str(folder / f"reports-{kind}")), timeout=120)  # fmt: skip
     try:
@@ -280,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=None, help="seconds per ingestion window (default 20, quick 8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker-nice", type=int, default=10, help="the process worker's niceness in part (1)")
+    parser.add_argument("--worker-idle-priority", action=argparse.BooleanOptionalAction, default=True,
+                        help="the process worker on SCHED_IDLE in part (1) (the server's default)")
     parser.add_argument("--skip-ingest", action="store_true", help="only part (2)")
     parser.add_argument("--skip-cycles", action="store_true", help="only part (1)")
     parser.add_argument("--out", type=Path, default=None)
@@ -328,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         **({"process_ingest": results["ratios"]["process"]["ingest"] >= TARGET_INGEST_RATIO,
             "process_p99": results["ratios"]["process"]["p99"] <= TARGET_P99_RATIO} if ingest else {}),
     }
-    results["settings"] = {"quick": args.quick, "worker_nice": args.worker_nice, "model": args.model, "domains": domains, "per_domain": args.per_domain,
+    results["settings"] = {"quick": args.quick, "worker_nice": args.worker_nice, "worker_idle_priority": args.worker_idle_priority, "model": args.model, "domains": domains, "per_domain": args.per_domain,
                            "epochs": args.epochs, "window_s": args.window, "streams": STREAMS, "stream_batch": STREAM_BATCH}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_avg_1m_at_start": load_start, "load_avg_1m_at_end": os.getloadavg()[0]}

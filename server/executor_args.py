@@ -18,6 +18,8 @@ def add_executor_arguments(group: argparse._ActionsContainer) -> None:
                        help=f"times a failed per-domain job runs again (default {defaults.max_retries})")
     group.add_argument("--worker-nice", type=int, default=defaults.worker_nice,
                        help=f"CPU niceness 0-19 of the process executor's worker (default {defaults.worker_nice})")
+    group.add_argument("--worker-idle-priority", action=argparse.BooleanOptionalAction, default=defaults.worker_idle_priority,
+                       help="the process executor's worker runs only on CPU time the server leaves idle (Linux SCHED_IDLE)")
     group.add_argument("--cpus-per-job", type=int, default=defaults.cpus_per_job,
                        help=f"CPUs (and torch threads) per job (default {defaults.cpus_per_job})")
 
@@ -28,7 +30,8 @@ def executor_config_from_args(args: argparse.Namespace) -> ExecutorConfig:
     Ray's presence is checked here too, so ``serve --executor ray`` fails at start, not at the first cycle.
     """
     config = ExecutorConfig(kind=args.executor, ray_address=args.ray_address, max_retries=args.job_retries,
-                            cpus_per_job=args.cpus_per_job, worker_nice=args.worker_nice)  # fmt: skip
+                            cpus_per_job=args.cpus_per_job, worker_nice=args.worker_nice,
+                            worker_idle_priority=args.worker_idle_priority)  # fmt: skip
     if config.kind == "ray":
         import importlib.util
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import threading
@@ -29,6 +30,22 @@ def test_the_server_default_is_a_worker_process_and_flags_choose_another():
     config = parse("--executor", "ray", "--ray-address", "10.0.0.5:6379", "--job-retries", "3")
     assert (config.kind, config.ray_address, config.max_retries) == ("ray", "10.0.0.5:6379", 3)
     assert parse("--executor", "ray", "--ray-address", "auto").ray_address == "auto"
+    assert ExecutorConfig().worker_idle_priority and not parse("--no-worker-idle-priority").worker_idle_priority
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux-only")
+def test_the_process_worker_runs_on_idle_cpu_time_only_unless_told_otherwise():
+    for idle, policy in ((True, os.SCHED_IDLE), (False, os.SCHED_OTHER)):
+        executor = make_executor(ExecutorConfig(kind="process", worker_idle_priority=idle))
+        executor.init()
+        try:
+            pool = executor._live_pool()
+            assert pool.submit(os.getpid).result(timeout=120) > 0  # the worker has started and ran its initializer
+            (pid,) = executor.worker_pids()
+            assert os.sched_getscheduler(pid) == policy
+            assert os.getpriority(os.PRIO_PROCESS, pid) == ExecutorConfig().worker_nice
+        finally:
+            executor.finalize()
 
 
 @pytest.mark.parametrize(
@@ -45,6 +62,7 @@ def test_the_server_default_is_a_worker_process_and_flags_choose_another():
         ({"torch_threads": 1.5}, "torch_threads"),
         ({"worker_nice": 20}, "worker_nice"),
         ({"worker_nice": -1}, "worker_nice"),
+        ({"worker_idle_priority": "yes"}, "worker_idle_priority"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(values, field):

@@ -42,7 +42,10 @@ class ExecutorConfig:
     run again up to ``max_retries`` times, then reported as failed for its domain.
     ``torch_threads`` caps the worker's torch threads (0: ``cpus_per_job``). ``worker_nice``
     lowers the ``process`` worker's CPU priority (0-19), so on a machine with few cores the
-    server's ingestion and Predict threads win the CPU while a cycle trains.
+    server's ingestion and Predict threads win the CPU while a cycle trains;
+    ``worker_idle_priority`` goes further where the OS has it (Linux ``SCHED_IDLE``): the
+    worker only gets CPU time the server leaves idle, since a night's training can wait a
+    little but a backend's ingestion call cannot.
     """
 
     kind: str = "process"
@@ -52,6 +55,7 @@ class ExecutorConfig:
     gpus_per_job: float = 0.0
     torch_threads: int = 0
     worker_nice: int = 10
+    worker_idle_priority: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -65,6 +69,8 @@ class ExecutorConfig:
         _int_at_least(self, "worker_nice", 0)
         if self.worker_nice > 19:
             raise ValueError(f"worker_nice must be an integer in 0..19, got {self.worker_nice!r}")
+        if not isinstance(self.worker_idle_priority, bool):
+            raise ValueError(f"worker_idle_priority must be a bool, got {self.worker_idle_priority!r}")
         gpus = self.gpus_per_job
         if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not math.isfinite(gpus) or gpus < 0:
             raise ValueError(f"gpus_per_job must be a number >= 0, got {gpus!r}")

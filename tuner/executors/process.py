@@ -26,15 +26,29 @@ EVENT_POLL_SECONDS = 0.1
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def _init_worker(threads: int, nice: int, events: multiprocessing.queues.Queue) -> None:
+def _init_worker(threads: int, nice: int, idle: bool, events: multiprocessing.queues.Queue) -> None:
     from tuner.executors.job import set_torch_threads, stream_events_to
 
     if nice:
         os.nice(nice)
+    if idle:
+        lower_to_idle_priority()
     set_torch_threads(threads)
     events.cancel_join_thread()  # exiting never waits on the queue (a killed sibling may hold its lock)
     stream_events_to(events.put)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="adaptune-parent-watch", daemon=True).start()
+
+
+def lower_to_idle_priority() -> bool:
+    """Linux ``SCHED_IDLE`` for this process (threads started later inherit it); False where unavailable."""
+    if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_IDLE"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError as error:
+        log.warning("the worker keeps its nice level only: SCHED_IDLE was refused (%s)", error)
+        return False
+    return True
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -88,7 +102,7 @@ class ProcessExecutor(Executor):
                 self._pool_count += 1
                 self._pool = ProcessPoolExecutor(
                     max_workers=1, mp_context=SPAWN,
-                    initializer=_init_worker, initargs=(self.config.threads, self.config.worker_nice, self._events),
+                    initializer=_init_worker, initargs=(self.config.threads, self.config.worker_nice, self.config.worker_idle_priority, self._events),
                 )  # fmt: skip
             return self._pool
 
