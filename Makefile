@@ -62,7 +62,7 @@ bench-quick: install
 # Wheels bench/gpu.sh --wheels needs on a GPU machine without a package index (cp312,
 # x86-64; what it lacks, see shared GPU.md), versions from constraints.txt.
 GPU_WHEELS ?= gpu-wheels
-GPU_WHEEL_PACKAGES := duckdb implicit gguf grpcio grpcio-health-checking grpcio-reflection \
+GPU_WHEEL_PACKAGES := duckdb implicit gguf grpcio grpcio-health-checking grpcio-reflection prometheus-client \
 	pytest pytest-timeout pluggy iniconfig pygments
 gpu-wheels:
 	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.12 \

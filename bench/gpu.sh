@@ -49,7 +49,7 @@ PY
 mkdir -p bench/results/gpu
 status=0
 echo "== pytest -m gpu, then the gathered-LoRA exactness tests on this machine's torch/transformers/peft"
-{ timeout 150 "$PYTHON" -m pytest -q -ra -p no:cacheprovider -m gpu tests/ \
+{ timeout 150 "$PYTHON" -m pytest -q -ra -p no:cacheprovider -m gpu tests/test_gpu.py \
   && timeout 90 "$PYTHON" -m pytest -q -ra -p no:cacheprovider tests/test_serving_gathered.py; } 2>&1 \
   | tee bench/results/gpu/pytest.log; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "== bench/serving.py --device cuda $QUICK"
