@@ -229,31 +229,28 @@ def print_table(rows: list[dict]) -> None:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pairs = list(dict.fromkeys(r["pair"] for r in rows))
-    fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4), squeeze=False)
-    for ax, pair in zip(axes[0], pairs):
-        mine = [r for r in rows if r["pair"] == pair]
-        ns = [r["per_label"] for r in mine]
-        for key, style, label in (("scratch", "o-", "from scratch"), ("warm_start", "s-", "warm start from parent"),
-                                  ("warm_start_parent_lr", "^-", "warm start at the from-scratch rate"),
-                                  ("parent_as_is", "--", "parent as is"), ("zero_shot", ":", "zero-shot base")):
-            ax.plot(ns, [r[key] for r in mine], style, label=label)
-        ax.set_xscale("log")
-        ax.minorticks_off()
-        ax.set_xticks(ns, [str(n) for n in ns])
-        ax.set_xlabel("child examples per label")
-        ax.set_ylabel("child test accuracy")
-        ax.set_title(f"{pair} ({mine[0]['child_labels']} labels, {mine[0]['new_labels']} new)")
-        ax.legend(loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    from tuner.reports.style import legend_outside, save, styled
+
+    with styled():
+        pairs = list(dict.fromkeys(r["pair"] for r in rows))
+        fig, axes = plt.subplots(1, len(pairs), figsize=(6.5 * len(pairs), 4), squeeze=False, layout="constrained")
+        for ax, pair in zip(axes[0], pairs):
+            mine = [r for r in rows if r["pair"] == pair]
+            ns = [r["per_label"] for r in mine]
+            for key, style, label in (("scratch", "o-", "from scratch"), ("warm_start", "s-", "warm start from parent"),
+                                      ("warm_start_parent_lr", "^-", "warm start at the from-scratch rate"),
+                                      ("parent_as_is", "--", "parent as is"), ("zero_shot", ":", "zero-shot base")):
+                ax.plot(ns, [r[key] for r in mine], style, label=label)
+            ax.set_xscale("log")
+            ax.minorticks_off()
+            ax.set_xticks(ns, [str(n) for n in ns])
+            ax.set_xlabel("child examples per label")
+            ax.set_ylabel("child test accuracy (fraction, 0-1)")
+            ax.set_title(f"{pair} ({mine[0]['child_labels']} labels, {mine[0]['new_labels']} new)")
+        legend_outside(axes[0][-1])
+        save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 import torch  # noqa: E402
 
 from recsys.datasets import clinc150  # noqa: E402
@@ -209,8 +210,9 @@ def targets(rows: list[dict]) -> dict:
     }
 
 
+@styled()
 def plot(splits: list[dict], path: Path, title: str) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
     for index, split in enumerate(splits):
         color = f"C{index}"
         rows = split["rows"]
@@ -223,16 +225,13 @@ def plot(splits: list[dict], path: Path, title: str) -> None:
         right.bar([r["day"] + 0.35 * index - 0.17 for r in days], [r["cycle_s"] for r in days], width=0.35,
                   color=color, label=label)
     left.set_xlabel("day")
-    left.set_ylabel("held-out accuracy")
-    left.legend(fontsize=7)
+    left.set_ylabel("held-out accuracy (fraction, 0-1)")
+    legend_outside(left, fontsize=7)
     left.set_title(title, fontsize=9)
     right.set_xlabel("day")
-    right.set_ylabel("cycle seconds")
-    right.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    right.set_ylabel("cycle wall time (s)")
+    legend_outside(right, fontsize=7)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

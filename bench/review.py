@@ -37,6 +37,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import save, styled  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from recsys.datasets import clinc150  # noqa: E402
@@ -66,6 +67,7 @@ def timed(call) -> float:
     return time.perf_counter() - started
 
 
+@styled()
 def plot(medians: dict, approve_s: float, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     names = [*STEPS, "cli_approve"]
@@ -73,10 +75,7 @@ def plot(medians: dict, approve_s: float, path: Path, title: str) -> None:
            color=["tab:blue", "tab:blue", "tab:orange", "tab:orange", "tab:green"])
     ax.set_ylabel("seconds (median)")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

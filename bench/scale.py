@@ -41,6 +41,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
@@ -253,21 +254,20 @@ def cycle_rows(folder: Path, data, domains: list[str], args) -> tuple[list[dict]
     return rows, ray_init_s
 
 
+@styled()
 def plot(results: dict, path: Path) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
     rates = {"idle": results["ingest_idle_per_s"], **{f"cycle\n{k}": v for k, v in results["ingest_during_cycle_per_s"].items()}}
     left.bar(list(rates), list(rates.values()), color=["#7a7a7a", "#c53030", "#2b6cb0"])
     left.axhline(TARGET_INGEST_RATIO * results["ingest_idle_per_s"], color="#dd6b20", linestyle=":", label=f"{TARGET_INGEST_RATIO} x idle")
     left.set_ylabel("events / s (4 streams)")
     left.set_title("ingestion: idle vs while a cycle trains")
-    left.legend()
+    legend_outside(left)
     rows = results["rows"]
     right.bar([r["executor"] for r in rows], [r["wall_s"] for r in rows], color="#2b6cb0")
-    right.set_ylabel("cycle wall s")
+    right.set_ylabel("cycle wall time (s)")
     right.set_title(f"cycle over {rows[0]['domains']} domains")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -548,15 +548,14 @@ def forward_main(args: argparse.Namespace) -> int:
     return 0
 
 
+@styled()
 def plot_forward(result: dict, path: Path) -> None:
     modes = ["base", "single", "mixed", "peft_single", "peft_mixed"]
     fig, axis = plt.subplots(figsize=(8, 4))
     axis.bar(modes, [result[f"{m}_tokens_per_s"] for m in modes], color=["tab:gray", "tab:blue", "tab:orange", "tab:cyan", "tab:red"])
     axis.set_ylabel("tokens / s")
     axis.set_title(f"{result['shape']} on {result['device']}: mixed {result['mixed_vs_peft_mixed']:.1f}x PEFT mixed")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 if __name__ == "__main__":
