@@ -89,3 +89,33 @@ def test_the_bounded_split_trains_on_new_plus_replay_and_judges_on_the_whole_his
     # Without a champion everything is new: the whole history trains.
     split, fresh, replayed = bounded_split(whole, seen_seq=0, config=config)
     assert (fresh, replayed, len(split.train)) == (612, 0, 612)
+
+
+def _adapter_row(db, version: str, status: str, to_seq: int) -> None:
+    db.cursor().execute(
+        "INSERT INTO adapters (domain, version, status, base_model, task, layers, module_groups, config_json, "
+        "data_from_seq, data_to_seq, path) VALUES ('billing', ?, ?, 'm', 'classification', [1], ['mlp'], '{}', 1, ?, '/x')",
+        [version, status, to_seq],
+    )
+
+
+def test_new_rows_start_after_the_last_trained_candidate_promoted_or_not(tmp_path):
+    from recsys.store import open_database
+    from tuner.cycle.planning import trained_seq
+
+    db = open_database(tmp_path / "trained.duckdb")
+    try:
+        assert trained_seq(db, "billing") == 0  # nothing trained yet: everything is new
+        _adapter_row(db, "v0001", "rejected", 100)
+        # No champion: the next candidate starts from scratch and must see everything.
+        assert trained_seq(db, "billing") == 0
+        _adapter_row(db, "v0002", "champion", 200)
+        assert trained_seq(db, "billing") == 200
+        # A kept night's candidate trained on rows 201..300: they are history now, replayed
+        # like the rest, so the next night's new rows are its own day, not two.
+        _adapter_row(db, "v0003", "rejected", 300)
+        assert trained_seq(db, "billing") == 300
+        _adapter_row(db, "v0004", "awaiting_review", 400)
+        assert trained_seq(db, "billing") == 400
+    finally:
+        db.close()
