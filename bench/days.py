@@ -173,6 +173,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     "day": day, "new_events": logged.accepted, "error_rate": errors, "accuracy": acc,
                     "ceiling_accuracy": top, "cycle_s": cycle_s, "ceiling_s": ceiling_s,
                     "trained_examples": outcome["train"]["examples"] if outcome else 0,
+                    # Seconds spent in training steps (the rest of cycle_s: probes, evaluations, the gate).
+                    "train_s": outcome["train"].get("train_seconds") if outcome else None,
                     "replay": outcome.get("replay") if outcome else None,
                     "layers": outcome["layers"] if outcome else None,
                     "decision": decision,
@@ -257,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--chains", action="store_true",
                         help="also the transfer-chain table (bench/chains.py) on the same base, as `chains` in the JSON")
+    parser.add_argument("--chains-json", type=Path, default=None,
+                        help="put the rows of a bench/chains.py JSON written earlier in `chains` instead of rerunning it")
     args = parser.parse_args(argv)
     args.days = args.days or (3 if args.quick else 5)
     args.intents = args.intents or (20 if args.quick else 40)
@@ -274,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="adaptune-bench-days-"))
     splits: list[dict] = []
     chains: list[dict] = []
+    if args.chains_json is not None:
+        chains.extend(json.loads(args.chains_json.read_text())["rows"])
 
     def save(partial: dict | None = None, complete: bool = False) -> dict:
         result = summary(args, [*splits, *([partial] if partial else [])], started, load_start, complete)
