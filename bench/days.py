@@ -95,6 +95,13 @@ def accuracy(base, rows, registry: AdapterRegistry, labels, max_length: int) -> 
     return sum(p.label == r.intent for p, r in zip(preds, rows)) / len(rows)
 
 
+def candidate_accuracy(base, rows, registry: AdapterRegistry, version: str, max_length: int) -> float:
+    """A kept (not promoted) candidate on the same held-out rows: did the gate turn down a better model?"""
+    preds = classify(base, [r.text for r in rows], registry.load(base, DOMAIN, version), batch_size=64,
+                     max_length=max_length)
+    return sum(p.label == r.intent for p, r in zip(preds, rows)) / len(rows)
+
+
 def ceiling(base, seen, subset, heldout, train: TrainConfig) -> tuple[float, float]:
     """All layers, all data seen so far (gold labels), selected on CLINC's validation queries."""
     examples = [Example(f"c{i}", r.text, r.intent, DOMAIN) for i, r in enumerate(seen)]
@@ -164,7 +171,10 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 top, ceiling_s = None, None
                 if args.ceiling_days == "all" or day == args.days:
                     top, ceiling_s = ceiling(base, seen, subset, heldout, ceiling_train)
-                decision = "not tuned"
+                decision, kept_candidate = "not tuned", None
+                if outcome is not None and outcome["gate"]["decision"] != "promote":
+                    kept_candidate = candidate_accuracy(base, heldout, registry, outcome["version"],
+                                                        cycle.train.max_length)
                 if outcome is not None:
                     gate = outcome["gate"]
                     decision = (f"{outcome['version']} {gate['decision']} (gain {gate['gain']:+.4f}); "
@@ -172,6 +182,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 row = {
                     "day": day, "new_events": logged.accepted, "error_rate": errors, "accuracy": acc,
                     "ceiling_accuracy": top, "cycle_s": cycle_s, "ceiling_s": ceiling_s,
+                    "kept_candidate_accuracy": kept_candidate,
                     "trained_examples": outcome["train"]["examples"] if outcome else 0,
                     # Seconds spent in training steps (the rest of cycle_s: probes, evaluations, the gate).
                     "train_s": outcome["train"].get("train_seconds") if outcome else None,
@@ -182,7 +193,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 rows.append(row)
                 save({"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows})
                 print(f"  day {day}: {logged.accepted} events ({errors:.1%} wrong), cycle {cycle_s:.1f}s on "
-                      f"{row['trained_examples']} examples, accuracy {acc:.4f} (ceiling {top}); {decision}", flush=True)
+                      f"{row['trained_examples']} examples, accuracy {acc:.4f} (ceiling {top}; kept candidate "
+                      f"{kept_candidate}); {decision}", flush=True)
     finally:
         stop_server(server, context, grace=1.0)
     return {"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows,

@@ -23,7 +23,8 @@ class CycleVerdict:
     promoted: bool
     gain: float
     margin: float
-    # The domain's error rate in that cycle's new events.
+    # How often the domain still erred after that cycle (its new events' error rate, or the
+    # kept model's held-out error when worse: ``tuner.cycle.escalation.error_rate``).
     error_rate: float
 
 

@@ -8,7 +8,7 @@ from recsys.cycles import finish_cycle, start_cycle
 from recsys.escalation import CycleVerdict, Escalation, EscalationPolicy, escalation
 from recsys.store import open_database
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.escalation import domain_escalation, domain_verdicts
+from tuner.cycle.escalation import domain_escalation, domain_verdicts, error_rate
 
 POLICY = EscalationPolicy(after=2, error_rate=0.1, budget_factor=2.0, max_level=2)
 FAIL = CycleVerdict(promoted=False, gain=0.0, margin=0.01, error_rate=0.3)
@@ -72,5 +72,26 @@ def test_the_level_is_derived_from_the_finished_cycles_in_duckdb(tmp_path):
         assert verdicts[1] == CycleVerdict(False, 0.0, 0.01, 0.25)
         assert domain_escalation(db, "banking", POLICY).level == 1
         assert domain_escalation(db, "travel", POLICY).level == 0
+    finally:
+        db.close()
+
+
+def test_a_stuck_domain_counts_its_held_out_error_when_its_traffic_looks_fine(tmp_path):
+    """Users repeating trained queries make live traffic look fine (3% wrong) while the
+    kept model errs on 6% of held-out queries: that plateau must count as one."""
+    db = open_database(tmp_path / "adaptune.duckdb")
+    try:
+        for decision, gain, held_out in [("promote", 0.2, 0.77), ("keep", 0.0, 0.94), ("keep", 0.005, 0.94)]:
+            record = start_cycle(db, {})
+            run = summary("banking", decision, gain, 0.03)
+            run["domains"][0]["gate"].update(metric="accuracy", candidate={"accuracy": held_out + gain},
+                                             reference={"accuracy": held_out})
+            finish_cycle(db, record.cycle_id, run)
+        verdicts = domain_verdicts(db, "banking")
+        # Promoted: the candidate's held-out error; kept: the champion's (the reference).
+        assert [round(v.error_rate, 4) for v in verdicts] == [0.03, 0.06, 0.06]
+        assert domain_escalation(db, "banking", EscalationPolicy(after=2, error_rate=0.05)).level == 1
+        # Traffic alone (no held-out metric in the summary) would not have widened it.
+        assert error_rate(0.03, {"decision": "keep", "gain": 0.0}) == 0.03
     finally:
         db.close()

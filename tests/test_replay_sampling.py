@@ -99,23 +99,21 @@ def _adapter_row(db, version: str, status: str, to_seq: int) -> None:
     )
 
 
-def test_new_rows_start_after_the_last_trained_candidate_promoted_or_not(tmp_path):
+def test_new_rows_start_after_what_the_champion_was_trained_on(tmp_path):
     from recsys.store import open_database
-    from tuner.cycle.planning import trained_seq
+    from tuner.cycle.planning import champion_seen_seq
 
-    db = open_database(tmp_path / "trained.duckdb")
+    db = open_database(tmp_path / "seen.duckdb")
     try:
-        assert trained_seq(db, "billing") == 0  # nothing trained yet: everything is new
+        assert champion_seen_seq(db, "billing") == 0  # nothing trained yet: everything is new
         _adapter_row(db, "v0001", "rejected", 100)
-        # No champion: the next candidate starts from scratch and must see everything.
-        assert trained_seq(db, "billing") == 0
-        _adapter_row(db, "v0002", "champion", 200)
-        assert trained_seq(db, "billing") == 200
-        # A kept night's candidate trained on rows 201..300: they are history now, replayed
-        # like the rest, so the next night's new rows are its own day, not two.
-        _adapter_row(db, "v0003", "rejected", 300)
-        assert trained_seq(db, "billing") == 300
-        _adapter_row(db, "v0004", "awaiting_review", 400)
-        assert trained_seq(db, "billing") == 400
+        assert champion_seen_seq(db, "billing") == 0  # a kept candidate taught the champion nothing
+        _adapter_row(db, "v0002", "retired", 200)
+        _adapter_row(db, "v0003", "champion", 300)
+        assert champion_seen_seq(db, "billing") == 300
+        # A kept night's rows (301..400) stay new for the next candidate, as do rows held for review.
+        _adapter_row(db, "v0004", "rejected", 400)
+        _adapter_row(db, "v0005", "awaiting_review", 500)
+        assert champion_seen_seq(db, "billing") == 300
     finally:
         db.close()

@@ -50,7 +50,7 @@ class CycleConfig:
     ``audit_attributes`` the gap between groups of at least ``audit_min_group`` examples
     is at most ``audit_bound``.
 
-    A domain that has a champion trains on its examples no earlier candidate trained on plus
+    A domain that has a champion trains on its examples the champion has not seen plus
     a class-balanced replay of the older ones, ``replay_ratio`` times as many (at least
     ``replay_min``; None replays everything), so a cycle's cost follows the new events.
     Validation and the gate's held-out rows come from the whole history (forgetting is

@@ -5,7 +5,7 @@ a domain qualifies when it ranks among the top ``max_domains`` and has at least
 ``min_examples`` labeled events its adapters have not seen. Its data is every labeled
 event of the domain up to the cycle's upper watermark, split by event id hash, so the
 held-out rows are the same for the candidate and the champion and stay held out in
-later cycles; it trains on the training rows no earlier cycle trained on plus a
+later cycles; it trains on the training rows its champion has not seen plus a
 class-balanced replay of the rest (``tuner.replay``). Layers come from gradient probes on the domain's corrected examples,
 completed by collaborative filtering and selected under the layer budget.
 """
@@ -60,7 +60,7 @@ class DomainData:
     split: DataSplit
     # Event ids of corrected interactions (what the probe measures on).
     corrected: frozenset[str]
-    # Training examples no earlier candidate trained on, and how many older ones were replayed.
+    # Training examples the champion has not seen, and how many older ones were replayed.
     new_train: int = 0
     replayed: int = 0
     # Training examples of the whole history (what training on everything would cost).
@@ -172,20 +172,20 @@ def count_new_events(db: Database, window: tuple[int, int]) -> int:
     return int(row[0])
 
 
-def trained_seq(db: Database, domain: str) -> int:
-    """The last ingest ``seq`` a cycle already trained the domain on (0 without a champion).
+def champion_seen_seq(db: Database, domain: str) -> int:
+    """The last ingest ``seq`` the domain's champion was trained on (0 without one).
 
-    Every candidate counts, promoted or not: rows a kept candidate trained on are history
-    from then on, replayed like the rest, so a night that promotes nothing does not double
-    the next night's cost. Without a champion the next candidate starts from scratch
-    (or its parent) and trains on everything: 0.
+    Rows a kept (rejected) candidate trained on stay new: the champion has not learned
+    them, so the next candidate trains on them again with that night's rows. Counting
+    them as history instead (replayed at ``replay_ratio`` only) bounds every night's cost
+    but stalled the loop in ``bench/days.py``: each candidate then held one night's gain
+    over the champion, under the gate's margin at 600 events a day, night after night.
+    Cost follows what the champion has not learned yet, not the size of the log.
     """
     row = db.cursor().execute(
-        "SELECT coalesce(max(data_to_seq), 0), count(*) FILTER (WHERE status = 'champion') "
-        "FROM adapters WHERE domain = ?",
-        [domain],
+        "SELECT coalesce(max(data_to_seq), 0) FROM adapters WHERE domain = ? AND status = 'champion'", [domain]
     ).fetchone()
-    return int(row[0]) if row[1] else 0
+    return int(row[0])
 
 
 def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple[DataSplit, int, int]:
@@ -206,7 +206,7 @@ def load_domain_data(
 ) -> DomainData | str:
     """The domain's labeled events up to ``until_seq``, split by event id; a reason when unusable.
 
-    Training rows after ``seen_seq`` (what earlier cycles trained on, ``trained_seq``) are
+    Training rows after ``seen_seq`` (what the champion saw, ``champion_seen_seq``) are
     new; the older ones are replayed as ``bounded_split`` says.
     """
     interactions = fetch_interactions(db, domain=domain, until_seq=until_seq)
@@ -241,7 +241,7 @@ def qualify(
         elif len(chosen) >= limit:
             reason = f"ranked below the {limit} domain(s) this cycle tunes"
         else:
-            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, trained_seq(ctx.db, score.domain))
+            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, champion_seen_seq(ctx.db, score.domain))
             if isinstance(data, str):
                 reason = data
             else:
