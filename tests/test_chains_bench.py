@@ -6,16 +6,30 @@ from bench.chains import TARGET_GAIN, _sample, verdict
 from tuner.data import Example
 
 
-def row(pair: str, n: int, gain: float) -> dict:
-    return {"pair": pair, "per_label": n, "gain": gain}
+def row(pair: str, n: int, gain: float, room: float = 0.1) -> dict:
+    """A chains row: ``gain`` over a scratch of 0.8, ``room`` between scratch and all the child's data."""
+    return {"pair": pair, "per_label": n, "gain": gain, "scratch": 0.8, "full_data": 0.8 + room}
 
 
 def test_the_target_needs_the_gain_at_5_and_10_per_label_on_every_pair():
     good = [row("a", 5, 0.05), row("a", 10, TARGET_GAIN), row("a", 25, -0.02), row("b", 5, 0.04), row("b", 10, 0.09)]
-    assert verdict(good) == {"target_gain": TARGET_GAIN, "sizes": [5, 10], "min_gain": TARGET_GAIN, "met": True}
+    check = verdict(good)
+    assert {k: check[k] for k in ("target_gain", "sizes", "min_gain", "met")} == {
+        "target_gain": TARGET_GAIN, "sizes": [5, 10], "min_gain": TARGET_GAIN, "met": True}
     bad = good[:-1] + [row("b", 10, 0.029)]
     assert verdict(bad)["met"] is False and verdict(bad)["min_gain"] == 0.029
     assert verdict([row("a", 25, 0.2)])["met"] is False  # no row at the target sizes proves nothing
+
+
+def test_the_verdict_says_per_size_how_often_and_where_there_was_room():
+    rows = [row("a", 5, 0.05), row("b", 5, 0.01, room=0.01), row("c", 5, 0.02, room=0.05),
+            row("a", 10, -0.01), row("b", 10, 0.04, room=0.02)]
+    per_size = verdict(rows)["per_size"]
+    assert per_size["5"] == {"pairs": 3, "mean_gain": (0.05 + 0.01 + 0.02) / 3, "pairs_met": 1,
+                             "pairs_with_room": 2, "pairs_with_room_met": 1, "worst_gain": 0.01}
+    # b at 10 met the gain without the room for it (all its data is 2 points over scratch).
+    assert per_size["10"]["pairs_met"] == 1 and per_size["10"]["pairs_with_room"] == 1
+    assert per_size["10"]["pairs_with_room_met"] == 0 and per_size["10"]["worst_gain"] == -0.01
 
 
 def test_sampling_takes_at_most_n_per_label_reproducibly():
