@@ -103,9 +103,8 @@ SMALL_PAIRS = (
 CLINC_DOMAINS = ("banking", "credit_cards", "kitchen_and_dining", "home", "auto_and_commute", "travel", "utility",
                  "work", "small_talk", "meta")
 ROTATION_PAIRS = tuple(
-    ChainPair(f"{parent}>{CLINC_DOMAINS[(i + 1) % len(CLINC_DOMAINS)]}", parent=(parent,), shared=10,
-              new_from=CLINC_DOMAINS[(i + 1) % len(CLINC_DOMAINS)], new=5)
-    for i, parent in enumerate(CLINC_DOMAINS)
+    ChainPair(f"{parent}>{child}", parent=(parent,), shared=10, new_from=child, new=5)
+    for parent, child in zip(CLINC_DOMAINS, CLINC_DOMAINS[1:] + CLINC_DOMAINS[:1])
 )
 PAIR_SETS = {"rotation": ROTATION_PAIRS, "tenant": TENANT_PAIRS, "small": SMALL_PAIRS}
 

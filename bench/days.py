@@ -86,20 +86,22 @@ def per_intent(rows, limit: int | None):
     return kept
 
 
+def share_right(base, rows, adapter, max_length: int, labels=None) -> float:
+    """How many of ``rows`` the adapter (zero-shot over ``labels`` when None) labels right."""
+    preds = classify(base, [r.text for r in rows], adapter, labels=labels, batch_size=64, max_length=max_length)
+    return sum(p.label == r.intent for p, r in zip(preds, rows)) / len(rows)
+
+
 def accuracy(base, rows, registry: AdapterRegistry, labels, max_length: int) -> float:
     """The domain's champion (zero-shot over ``labels`` without one) on ``rows``."""
-    texts = [r.text for r in rows]
-    champion = registry.champion(DOMAIN)
-    adapter = registry.load(base, DOMAIN) if champion else None
-    preds = classify(base, texts, adapter, labels=None if adapter else labels, batch_size=64, max_length=max_length)
-    return sum(p.label == r.intent for p, r in zip(preds, rows)) / len(rows)
+    if registry.champion(DOMAIN) is None:
+        return share_right(base, rows, None, max_length, labels)
+    return share_right(base, rows, registry.load(base, DOMAIN), max_length)
 
 
 def candidate_accuracy(base, rows, registry: AdapterRegistry, version: str, max_length: int) -> float:
     """A kept (not promoted) candidate on the same held-out rows: did the gate turn down a better model?"""
-    preds = classify(base, [r.text for r in rows], registry.load(base, DOMAIN, version), batch_size=64,
-                     max_length=max_length)
-    return sum(p.label == r.intent for p, r in zip(preds, rows)) / len(rows)
+    return share_right(base, rows, registry.load(base, DOMAIN, version), max_length)
 
 
 def ceiling(base, seen, subset, heldout, train: TrainConfig) -> tuple[float, float]:
@@ -111,8 +113,7 @@ def ceiling(base, seen, subset, heldout, train: TrainConfig) -> tuple[float, flo
     result = train_adapter(base, examples, validation, layers=list(range(base.num_layers)), config=train,
                            labels=subset.domains[DOMAIN])
     seconds = time.perf_counter() - started
-    preds = classify(base, [r.text for r in heldout], result.adapter, batch_size=64, max_length=train.max_length)
-    return sum(p.label == r.intent for p, r in zip(preds, heldout)) / len(heldout), seconds
+    return share_right(base, heldout, result.adapter, train.max_length), seconds
 
 
 def cycle_config(args) -> CycleConfig:
