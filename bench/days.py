@@ -4,7 +4,10 @@ D simulated days of CLINC150 traffic into ONE domain (``assistant``) holding K i
 drawn from all 150 (``--intents-seed`` picks which: a second seed is a second, different
 domain). Each day users send real CLINC150 training queries (``recsys.traffic``), the
 current champion (zero-shot from the intent names before the first one) answers, and
-every wrong answer comes back corrected. The day is logged through gRPC to a real
+every wrong answer comes back corrected. ``--traffic distinct`` (the default) sends each
+training query at most once over the whole run, as the issue's trial replayed a real
+dataset; ``--traffic repeats`` lets users ask the same query again (drawn with
+replacement), which puts copies of trained queries into the cycle's held-out rows. The day is logged through gRPC to a real
 in-process server (real DuckDB file), then one cycle runs through the server (RunCycle,
 everything at the server's defaults). After each night: held-out accuracy of the
 champion on CLINC150's test queries of those intents, and in the same run the ceiling:
@@ -33,6 +36,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -73,6 +77,18 @@ def domain_subset(data: clinc150.Clinc150, count: int, seed: int) -> clinc150.Cl
         return [clinc150.LabeledText(r.text, r.intent, DOMAIN) for r in split if r.intent in keep]
 
     return clinc150.Clinc150({DOMAIN: intents}, rows(data.train), rows(data.val), rows(data.test))
+
+
+def unasked(subset: clinc150.Clinc150, asked: Counter) -> clinc150.Clinc150:
+    """``subset`` without the training queries already sent (each copy of a text counts once)."""
+    left = Counter(asked)
+    train = []
+    for row in subset.train:
+        if left[(row.text, row.intent)] > 0:
+            left[(row.text, row.intent)] -= 1
+        else:
+            train.append(row)
+    return clinc150.Clinc150(subset.domains, train, subset.val, subset.test)
 
 
 def per_intent(rows, limit: int | None):
@@ -140,6 +156,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     server.start()
     registry = AdapterRegistry(context.db, config.adapters_dir)
     rows, seen = [], []
+    asked: Counter = Counter()  # (text, intent) already sent, for --traffic distinct
     try:
         with AdaptuneClient(f"127.0.0.1:{port}", timeout=3600) as client:
             client.wait_ready(timeout=30)
@@ -159,8 +176,10 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     n_users=200, n_events=args.per_day, n_segments=1, domains_per_segment=1, correction_rate=1.0,
                     seed=args.seed * 1000 + intents_seed * 100 + day, event_prefix=f"s{intents_seed}d{day}",
                     start=TrafficConfig().start + timedelta(days=day), span=timedelta(hours=20),
+                    repeat_queries=args.traffic == "repeats",
                 )  # fmt: skip
-                events = simulate_clinc_traffic(subset, traffic, answer=answer)
+                events = simulate_clinc_traffic(unasked(subset, asked) if args.traffic == "distinct" else subset, traffic, answer=answer)
+                asked.update((e.input_text, e.correction or e.model_output) for e in events)
                 errors = sum(e.feedback.value != "positive" for e in events) / len(events)
                 logged = client.log_interactions(events)
                 seen += [clinc150.LabeledText(e.input_text, e.correction or e.model_output, DOMAIN) for e in events]
@@ -187,6 +206,9 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     "trained_examples": outcome["train"]["examples"] if outcome else 0,
                     # Seconds spent in training steps (the rest of cycle_s: probes, evaluations, the gate).
                     "train_s": outcome["train"].get("train_seconds") if outcome else None,
+                    # The domain's whole job (train, gate, stage) and the gate's share; the rest is planning.
+                    "job_s": outcome.get("seconds") if outcome else None,
+                    "gate_s": outcome["train"].get("gate_seconds") if outcome else None,
                     "replay": outcome.get("replay") if outcome else None,
                     "layers": outcome["layers"] if outcome else None,
                     "decision": decision,
@@ -259,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-day", type=int, default=None, help="events per day (default 600, quick 200)")
     parser.add_argument("--intents-seeds", type=int, nargs="+", default=[0, 1],
                         help="one domain per seed: which intents it holds")
+    parser.add_argument("--traffic", choices=("distinct", "repeats"), default="distinct",
+                        help="each training query asked at most once over the run, or drawn with replacement")
     parser.add_argument("--ceiling-epochs", type=int, default=3)
     parser.add_argument("--ceiling-days", choices=("all", "last"), default="all",
                         help="train the ceiling after every day, or only after the last (a busy machine)")
@@ -328,6 +352,7 @@ def summary(args, splits: list[dict], started: float, load_start: list[float], c
         "days": args.days,
         "intents": args.intents,
         "per_day": args.per_day,
+        "traffic": args.traffic,
         "ceiling_days": args.ceiling_days,
         "ceiling_epochs": args.ceiling_epochs,
         "heldout_per_intent": args.heldout_per_intent,

@@ -40,6 +40,9 @@ class TrafficConfig:
     correction_rate: float = 0.8
     # Which split the queries come from.
     split: str = "train"
+    # False: each query of the split is asked at most once (a dataset replayed as
+    # traffic); True: users repeat queries (drawn with replacement).
+    repeat_queries: bool = True
     seed: int = 0
     start: datetime = datetime(2026, 11, 1, tzinfo=timezone.utc)
     span: timedelta = timedelta(days=14)
@@ -115,6 +118,13 @@ def plan_requests(dataset: Clinc150, config: TrafficConfig, users: Sequence[User
     for row in rows:
         by_domain.setdefault(row.domain, []).append(row)
     all_domains = sorted(by_domain)
+    if not config.repeat_queries:
+        available = sum(len(v) for v in by_domain.values())
+        if config.n_events > available:
+            raise ValueError(f"n_events ({config.n_events}) exceeds the {available} queries of the {config.split!r} "
+                             "split, and repeat_queries is False")
+        for queries in by_domain.values():
+            rng.shuffle(queries)
     requests = []
     for _ in range(config.n_events):
         user = rng.choice(users)
@@ -122,7 +132,12 @@ def plan_requests(dataset: Clinc150, config: TrafficConfig, users: Sequence[User
             domain = rng.choice(user.favourite_domains)
         else:
             domain = rng.choice(all_domains)
-        requests.append((user, rng.choice(by_domain[domain])))
+        if config.repeat_queries:
+            requests.append((user, rng.choice(by_domain[domain])))
+            continue
+        if not by_domain.get(domain):  # this domain's queries are all asked: any domain with some left
+            domain = rng.choice([d for d in all_domains if by_domain[d]])
+        requests.append((user, by_domain[domain].pop()))
     return requests
 
 
