@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import torch
 from peft import PeftModel, get_peft_model_state_dict
@@ -118,11 +118,14 @@ def check_compatible(base: BaseModel, info: AdapterInfo, where: str) -> None:
         )
 
 
-def save_adapter(adapter: Adapter, folder: Path, **info_updates: Any) -> AdapterInfo:
+def save_adapter(
+    adapter: Adapter, folder: Path, *, extra_files: Mapping[str, str] | None = None, **info_updates: Any
+) -> AdapterInfo:
     """Write the adapter to ``folder`` atomically (temp folder, then rename).
 
     ``info_updates`` set registry fields (domain, version, parent, data window) in the
-    saved ``adaptune.json``. Refuses to overwrite an existing folder.
+    saved ``adaptune.json``; ``extra_files`` (name -> text) are written beside the
+    weights, inside the same rename. Refuses to overwrite an existing folder.
     """
     folder = Path(folder)
     if folder.exists():
@@ -135,6 +138,10 @@ def save_adapter(adapter: Adapter, folder: Path, **info_updates: Any) -> Adapter
         if adapter.head is not None:
             adapter.head.save(staging, info.labels)
         (staging / INFO_FILE).write_text(json.dumps(info.to_json(), indent=1))
+        for name, text in (extra_files or {}).items():
+            if Path(name).name != name or name in (INFO_FILE, LORA_CONFIG_FILE, LORA_WEIGHTS_FILE):
+                raise ValueError(f"extra file name {name!r} must be a plain file name other than the adapter's own")
+            (staging / name).write_text(text)
         (staging / "README.md").unlink(missing_ok=True)  # PEFT's model card template: noise
         os.rename(staging, folder)
     except BaseException:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
@@ -105,12 +105,15 @@ def evaluate(
     max_length: int | None = None,
     max_new_tokens: int = 32,
     allow_unseen: bool = False,
+    remembered: Mapping[str, str] | None = None,
 ) -> Metrics:
     """Metrics of ``base`` (+ ``adapter``) on ``examples``, overall and per group.
 
     Classification without an adapter is zero-shot over ``labels``. A label the head
     cannot predict raises UnseenLabelError unless ``allow_unseen`` (then it counts as
-    a miss, e.g. when comparing an older champion on newer data).
+    a miss, e.g. when comparing an older champion on newer data). ``remembered``: labels this
+    adapter already predicted, by event id (classification only): those rows are not run
+    again (``tuner.cycle.remembered``).
     """
     if not examples:
         raise ValueError("evaluate needs at least one example")
@@ -118,7 +121,14 @@ def evaluate(
         known = adapter.labels if adapter is not None else tuple(labels or ())
         if not allow_unseen:
             check_labels(known, examples, "evaluation set")
-        preds = [p.label for p in classify(base, [e.text for e in examples], adapter, labels=labels, batch_size=batch_size, max_length=max_length)]
+        remembered = remembered or {}
+        preds = [remembered.get(e.event_id, "") if e.event_id else "" for e in examples]
+        todo = [i for i, e in enumerate(examples) if not (e.event_id and e.event_id in remembered)]
+        if todo:
+            fresh = classify(base, [examples[i].text for i in todo], adapter, labels=labels, batch_size=batch_size,
+                             max_length=max_length)  # fmt: skip
+            for i, prediction in zip(todo, fresh, strict=True):
+                preds[i] = prediction.label
         truth = [e.target for e in examples]
         answers = preds
 
@@ -126,6 +136,8 @@ def evaluate(
             return classification_metrics([truth[i] for i in idx], [preds[i] for i in idx])
 
     else:
+        if remembered:
+            raise ValueError("remembered predictions are only reused for classification")
         texts = [p.text for p in generate(base, [e.text for e in examples], adapter, max_length=max_length, max_new_tokens=max_new_tokens)]
         objective = GenerationObjective(base, max_length_for(adapter, max_length))
         items = objective.encode(examples)

@@ -172,16 +172,18 @@ class AdapterRegistry:
         domain: str,
         parent: AdapterRecord | StagedAdapter | None = None,
         data_window: tuple[int, int] | None = None,
+        extra_files: Mapping[str, str] | None = None,
     ) -> StagedAdapter:
         """Write the domain's next version folder without a row.
 
         A cycle stages candidates while it runs and commits their rows (``row_statements``)
         together with its watermark at the end; a folder whose row never committed keeps
-        its version number reserved and ``orphan_folders`` finds it.
+        its version number reserved and ``orphan_folders`` finds it. ``extra_files`` go
+        into the folder (and its hashes) with the weights.
         """
         check_domain_name(domain)
         with self.db.write_lock:
-            return self._stage(adapter, domain, parent, data_window)
+            return self._stage(adapter, domain, parent, data_window, extra_files)
 
     def row_statements(
         self, staged: StagedAdapter, *, status: str, metrics: Mapping[str, Any] | None = None
@@ -222,7 +224,8 @@ class AdapterRegistry:
         )
 
     def _stage(
-        self, adapter: Adapter, domain: str, parent: AdapterRecord | StagedAdapter | None, data_window: tuple[int, int] | None
+        self, adapter: Adapter, domain: str, parent: AdapterRecord | StagedAdapter | None,
+        data_window: tuple[int, int] | None, extra_files: Mapping[str, str] | None = None,
     ) -> StagedAdapter:
         """Reserve the next version and write its folder (the caller holds the write lock)."""
         version = self._next_version(domain)
@@ -235,6 +238,7 @@ class AdapterRegistry:
             parent_domain=parent.domain if parent else None,
             parent_version=parent.version if parent else None,
             data_window=tuple(data_window) if data_window else None,
+            extra_files=extra_files,
         )
         window = tuple(data_window) if data_window else None
         return StagedAdapter(domain, version, folder, adapter.info, parent, window, folder_hashes(folder))

@@ -10,7 +10,7 @@ metric beats the reference's by at least the margin AND every audit passes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from tuner.adapters import Adapter
 from tuner.audit import AuditResult, bias_audit
@@ -32,12 +32,15 @@ class GateResult:
     audits: tuple[AuditResult, ...]
     promote: bool
     reason: str
+    # Held-out rows whose champion answer was remembered, not recomputed (tuner.cycle.remembered).
+    reference_reused: int = 0
 
     def to_json(self) -> dict:
         return {
             "metric": self.metric,
             "candidate": self.candidate.overall,
-            "reference": {"kind": self.reference_kind, "version": self.reference_version, **self.reference.overall},
+            "reference": {"kind": self.reference_kind, "version": self.reference_version, **self.reference.overall,
+                          "reused_rows": self.reference_reused},
             "gain": self.gain,
             "audits": [a.to_json() for a in self.audits],
             "decision": "promote" if self.promote else "keep",
@@ -74,13 +77,20 @@ def gate(
     champion: Adapter | None,
     champion_version: str | None,
     config: CycleConfig,
+    champion_known: Mapping[str, str] | None = None,
 ) -> GateResult:
-    """Evaluate candidate and champion (or base) on ``test``, audit the candidate, decide."""
+    """Evaluate candidate and champion (or base) on ``test``, audit the candidate, decide.
+
+    ``champion_known``: the champion's remembered answers by event id; only the other rows run.
+    """
     group_by = ("domain", *config.audit_attributes)
     options = {"group_by": group_by, "batch_size": 64, "max_length": config.train.max_length, "allow_unseen": True}
     ours = evaluate(base, test, candidate, **options)
+    reused = 0
     if champion is not None:
-        theirs, kind = evaluate(base, test, champion, **options), "champion"
+        known = champion_known if base.task == "classification" else None
+        reused = sum(bool(e.event_id) and e.event_id in known for e in test) if known else 0
+        theirs, kind = evaluate(base, test, champion, remembered=known, **options), "champion"
     else:
         labels = candidate.labels if base.task == "classification" else None
         theirs, kind = evaluate(base, test, None, labels=labels, **options), "base"
@@ -89,4 +99,5 @@ def gate(
         for attribute in config.audit_attributes
     )
     promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin)
-    return GateResult(config.metric, ours, theirs, kind, champion_version if champion else None, gain, audits, promote, reason)
+    return GateResult(config.metric, ours, theirs, kind, champion_version if champion else None, gain, audits, promote, reason,
+                      reused)

@@ -36,6 +36,7 @@ from tuner.cycle.config import CycleConfig
 from tuner.cycle.gate import GateResult, gate
 from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, plan_cycle
 from tuner.cycle.progress import CycleEvent, EventSink, ignore
+from tuner.cycle.remembered import FILE as REMEMBERED_FILE, predictions_json, remembered_predictions
 from tuner.data import drop_unseen
 from tuner.executors.base import Executor
 from tuner.executors.config import ExecutorConfig
@@ -162,15 +163,16 @@ def _warm_source(
     return None
 
 
-def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapter | None, str | None]:
+def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapter | None, str | None, Path | None]:
+    """The champion (None when it cannot be evaluated on this base), its version, its folder."""
     record = ws.registry.champion(domain)
     if record is None:
-        return None, None
+        return None, None, None
     try:
-        return ws.registry.load(ws.base, domain, record.version), record.version
+        return ws.registry.load(ws.base, domain, record.version), record.version, Path(record.path)
     except (IncompatibleAdapterError, LookupError) as error:
         notes.append(f"champion {record.version} cannot be evaluated on this base ({error}); compared with the base")
-        return None, record.version
+        return None, record.version, None
 
 
 def train_domain(
@@ -213,9 +215,17 @@ def train_domain(
         labels=labels, init_from=source.path if source else None, on_step=on_step,
     )  # fmt: skip
     ctx.check()
-    champion, champion_version = _load_champion(ws, domain, notes)
-    verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config)
-    staged = ws.registry.stage(result.adapter, domain=domain, parent=source, data_window=split.data_window)
+    gate_started = time.perf_counter()
+    champion, champion_version, champion_folder = _load_champion(ws, domain, notes)
+    max_length = config.train.max_length
+    remembered = remembered_predictions(champion_folder, ws.base.name, max_length)
+    verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered)
+    gate_seconds = time.perf_counter() - gate_started
+    extra = {}
+    if ws.base.task == "classification":  # the gate of a later cycle reuses these if this one becomes champion
+        extra[REMEMBERED_FILE] = predictions_json(ws.base.name, max_length, split.test, verdict.candidate.predictions)
+    staged = ws.registry.stage(result.adapter, domain=domain, parent=source, data_window=split.data_window,
+                               extra_files=extra)
     train = {
         "steps": result.steps, "total_steps": result.total_steps, "best_step": result.best_step,
         "stopped_early": result.stopped_early, "train_seconds": result.train_seconds,
@@ -225,7 +235,7 @@ def train_domain(
         "final_loss": result.step_losses[-1] if result.step_losses else None,
         "examples": len(split.train), "monitor": result.monitor, "best_metric": result.best_metric,
         "evals": len(result.history), "eval_every": result.eval_every, "stop_reason": result.stop_reason,
-        "why_stopped": result.why_stopped(),
+        "why_stopped": result.why_stopped(), "eval_seconds": result.eval_seconds, "gate_seconds": gate_seconds,
     }  # fmt: skip
     return DomainOutcome(
         plan, staged, f"{source.domain}/{source.version}" if source else None, notes, train,
