@@ -64,13 +64,15 @@ def classify(
     max_length = max_length_for(adapter, max_length)
     model, head, label_list = _classifier(base, adapter, labels, max_length)
     ids = encode_texts(base.tokenizer, inputs, max_length)
-    out: list[Prediction] = []
-    for chunk in batched(range(len(ids)), batch_size):
+    out: list[Prediction | None] = [None] * len(ids)
+    # Batches of similar length: little compute goes to padding (answers come back in input order).
+    for chunk in batched(sorted(range(len(ids)), key=lambda i: len(ids[i])), batch_size):
         batch = classification_batch([ids[i] for i in chunk], None, base.tokenizer.pad_token_id)
         probs = torch.softmax(head(pooled_on_device(model, batch, base.pooling)), dim=-1)
         scores, best = probs.max(dim=-1)
-        out += [Prediction(label=label_list[int(i)], score=float(s)) for s, i in zip(scores, best)]
-    return out
+        for row, score, index in zip(chunk, scores, best):
+            out[row] = Prediction(label=label_list[int(index)], score=float(score))
+    return out  # type: ignore[return-value]
 
 
 @torch.no_grad()
