@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -82,38 +83,14 @@ def test_the_bounded_split_trains_on_new_plus_replay_and_judges_on_the_whole_his
     split, fresh, replayed = bounded_split(whole, seen_seq=600, config=config)
     assert fresh == 72 and replayed == 72 and len(split.train) == 144
     assert Counter(e.target for e in split.train if e.seq <= 600) == {"a": 36, "b": 36}
-    # Held-out rows: all of them (under the cap), old and new; validation capped, balanced, from both.
+    # Held-out rows: all of them (under the cap), old and new.
     assert split.test == whole.test
+    # Validation like training: its 4 new rows and as many replayed (balanced), under the cap.
+    assert [e for e in split.validation if e.seq > 600] == new[:4]
+    assert Counter(e.target for e in split.validation if e.seq <= 600) == {"a": 2, "b": 2}
+    wide = replace(config, replay_ratio=None)  # replaying everything: the whole history, balanced, capped
+    split, _, _ = bounded_split(whole, seen_seq=600, config=wide)
     assert len(split.validation) == 30 and Counter(e.target for e in split.validation) == {"a": 20, "b": 10}
-    assert any(e.seq > 600 for e in split.validation) and any(e.seq <= 600 for e in split.validation)
     # Without a champion everything is new: the whole history trains.
     split, fresh, replayed = bounded_split(whole, seen_seq=0, config=config)
     assert (fresh, replayed, len(split.train)) == (612, 0, 612)
-
-
-def _adapter_row(db, version: str, status: str, to_seq: int) -> None:
-    db.cursor().execute(
-        "INSERT INTO adapters (domain, version, status, base_model, task, layers, module_groups, config_json, "
-        "data_from_seq, data_to_seq, path) VALUES ('billing', ?, ?, 'm', 'classification', [1], ['mlp'], '{}', 1, ?, '/x')",
-        [version, status, to_seq],
-    )
-
-
-def test_new_rows_start_after_what_the_champion_was_trained_on(tmp_path):
-    from recsys.store import open_database
-    from tuner.cycle.planning import champion_seen_seq
-
-    db = open_database(tmp_path / "seen.duckdb")
-    try:
-        assert champion_seen_seq(db, "billing") == 0  # nothing trained yet: everything is new
-        _adapter_row(db, "v0001", "rejected", 100)
-        assert champion_seen_seq(db, "billing") == 0  # a kept candidate taught the champion nothing
-        _adapter_row(db, "v0002", "retired", 200)
-        _adapter_row(db, "v0003", "champion", 300)
-        assert champion_seen_seq(db, "billing") == 300
-        # A kept night's rows (301..400) stay new for the next candidate, as do rows held for review.
-        _adapter_row(db, "v0004", "rejected", 400)
-        _adapter_row(db, "v0005", "awaiting_review", 500)
-        assert champion_seen_seq(db, "billing") == 300
-    finally:
-        db.close()

@@ -26,6 +26,7 @@ from recsys.probes import write_probes
 from recsys.ranking import DomainRanker, DomainScore, EmptyLogError, RankerConfig
 from recsys.store import Database
 from tuner.cycle.config import CycleConfig
+from tuner.cycle.continuation import learned_seq
 from tuner.cycle.errors import CycleCancelledError
 from tuner.cycle.escalation import domain_escalation
 from tuner.cycle.probing import probe_domain
@@ -172,33 +173,25 @@ def count_new_events(db: Database, window: tuple[int, int]) -> int:
     return int(row[0])
 
 
-def champion_seen_seq(db: Database, domain: str) -> int:
-    """The last ingest ``seq`` the domain's champion was trained on (0 without one).
-
-    Rows a kept (rejected) candidate trained on stay new: the champion has not learned
-    them, so the next candidate trains on them again with that night's rows. Counting
-    them as history instead (replayed at ``replay_ratio`` only) bounds every night's cost
-    but stalled the loop in ``bench/days.py``: each candidate then held one night's gain
-    over the champion, under the gate's margin at 600 events a day, night after night.
-    Cost follows what the champion has not learned yet, not the size of the log.
-    """
-    row = db.cursor().execute(
-        "SELECT coalesce(max(data_to_seq), 0) FROM adapters WHERE domain = ? AND status = 'champion'", [domain]
-    ).fetchone()
-    return int(row[0])
+def _new_and_replayed(rows: list[Example], seen_seq: int, policy: ReplayPolicy) -> tuple[list[Example], int]:
+    """The rows after ``seen_seq`` plus the policy's replay of the older ones (all rows when none is new)."""
+    new = [e for e in rows if (e.seq or 0) > seen_seq]
+    history = [e for e in rows if (e.seq or 0) <= seen_seq]
+    return (policy.training_set(new, history) if new else list(rows)), len(new)
 
 
 def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple[DataSplit, int, int]:
-    """Train on the rows after ``seen_seq`` plus a replay of the older ones; validation and
-    test stay drawn from the whole history (class-balanced, capped). Returns the split,
-    the new and the replayed training counts."""
-    new = [e for e in split.train if (e.seq or 0) > seen_seq]
-    history = [e for e in split.train if (e.seq or 0) <= seen_seq]
+    """Train on the rows after ``seen_seq`` plus a replay of the older ones, and select the
+    checkpoint on validation rows drawn the same way (what this candidate adds, and a
+    balanced reminder of the rest); the gate's test rows stay the whole history
+    (class-balanced, capped), so forgetting is caught where the decision is made.
+    Returns the split, the new and the replayed training counts."""
     policy = ReplayPolicy(config.replay_ratio, config.replay_min, config.train.seed)
-    train = policy.training_set(new, history) if new else list(split.train)
-    validation = class_balanced_sample(split.validation, config.max_validation, config.train.seed)
+    train, new = _new_and_replayed(split.train, seen_seq, policy)
+    validation, _ = _new_and_replayed(split.validation, seen_seq, policy)
+    validation = class_balanced_sample(validation, config.max_validation, config.train.seed)
     test = class_balanced_sample(split.test, config.max_test, config.train.seed)
-    return DataSplit(train, validation, test), len(new), len(train) - len(new)
+    return DataSplit(train, validation, test), new, len(train) - new
 
 
 def load_domain_data(
@@ -206,7 +199,7 @@ def load_domain_data(
 ) -> DomainData | str:
     """The domain's labeled events up to ``until_seq``, split by event id; a reason when unusable.
 
-    Training rows after ``seen_seq`` (what the champion saw, ``champion_seen_seq``) are
+    Training rows after ``seen_seq`` (what the next candidate's start learned, ``learned_seq``) are
     new; the older ones are replayed as ``bounded_split`` says.
     """
     interactions = fetch_interactions(db, domain=domain, until_seq=until_seq)
@@ -241,7 +234,7 @@ def qualify(
         elif len(chosen) >= limit:
             reason = f"ranked below the {limit} domain(s) this cycle tunes"
         else:
-            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, champion_seen_seq(ctx.db, score.domain))
+            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, learned_seq(ctx.db, score.domain))
             if isinstance(data, str):
                 reason = data
             else:

@@ -33,6 +33,7 @@ from recsys.store import Database
 from tuner.adapters import Adapter
 from tuner.chains import child_config, parent_of
 from tuner.cycle.config import CycleConfig
+from tuner.cycle.continuation import continuation
 from tuner.cycle.gate import GateResult, gate
 from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, plan_cycle
 from tuner.cycle.progress import CycleEvent, EventSink, ignore
@@ -143,15 +144,22 @@ WarmSource = AdapterRecord | StagedAdapter
 def _warm_source(
     ws: Workspace, domain: str, config: CycleConfig, notes: list[str], promoted_here: dict[str, StagedAdapter]
 ) -> WarmSource | None:
-    """The domain's champion, else its parent's newest adapter, when it fits this base and rank.
+    """The domain's kept candidate it continues, else its champion, else its parent's newest
+    adapter: the first that fits this base and rank.
 
-    The parent's newest is the candidate this cycle promotes for it (``promoted_here``,
-    committed with the child in one transaction), else its champion: so a chain whose
-    parent and child both train in one cycle runs base, then parent, then child.
+    A kept candidate is continued as ``tuner.cycle.continuation`` says. The parent's newest
+    is the candidate this cycle promotes for it (``promoted_here``, committed with the
+    child in one transaction), else its champion: so a chain whose parent and child both
+    train in one cycle runs base, then parent, then child.
     """
     own = ws.registry.champion(domain)
+    line = continuation(ws.registry.db, domain)
     parent = parent_of(ws.registry, domain)
     candidates: list[WarmSource | None] = [own] if own else []
+    if line is not None:
+        candidates.insert(0, ws.registry.get(domain, line.version))
+        notes.append(f"continues {line.version}, kept by the gate at {line.gain:+.4f} against champion "
+                     f"{line.champion_version}: its rows count as learned")
     if parent and not own:
         candidates.append(promoted_here.get(parent) or ws.registry.champion(parent))
     for record in filter(None, candidates):

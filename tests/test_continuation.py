@@ -1,0 +1,83 @@
+"""Which adapter the next candidate continues, and which rows count as learned (real DuckDB, real cycles)."""
+
+from __future__ import annotations
+
+import json
+
+from recsys.events.log import append_interactions
+from recsys.store import open_database
+from tests.cycle_logs import FINE, STRUGGLING, domain_events, mixed_log
+from tests.test_cycle_run import tiny_config, workspace  # noqa: F401 - the fixture
+from tuner.cycle.continuation import continuation, learned_seq
+from tuner.cycle.running import run_cycle
+
+
+def _adapter_row(db, version: str, status: str, to_seq: int, gate: dict | None = None) -> None:
+    db.cursor().execute(
+        "INSERT INTO adapters (domain, version, status, base_model, task, layers, module_groups, config_json, "
+        "metrics_json, data_from_seq, data_to_seq, path) "
+        "VALUES ('billing', ?, ?, 'm', 'classification', [1], ['mlp'], '{}', ?, 1, ?, '/x')",
+        [version, status, json.dumps({"gate": gate} if gate else {}), to_seq],
+    )
+
+
+def _kept(gain: float, champion: str = "v0001", passed: bool = True, kind: str = "champion") -> dict:
+    return {"decision": "keep", "gain": gain, "reference": {"kind": kind, "version": champion},
+            "audits": [{"attribute": "region", "passed": passed}]}  # fmt: skip
+
+
+def test_a_kept_candidate_no_worse_than_the_champion_is_continued_and_its_rows_count_as_learned(tmp_path):
+    db = open_database(tmp_path / "line.duckdb")
+    try:
+        assert learned_seq(db, "billing") == 0 and continuation(db, "billing") is None  # nothing trained yet
+        _adapter_row(db, "v0001", "champion", 100)
+        assert learned_seq(db, "billing") == 100 and continuation(db, "billing") is None
+        _adapter_row(db, "v0002", "rejected", 200, _kept(+0.004))
+        line = continuation(db, "billing")
+        assert (line.version, line.data_to_seq, line.champion_version) == ("v0002", 200, "v0001")
+        assert learned_seq(db, "billing") == 200
+        _adapter_row(db, "v0003", "rejected", 300, _kept(0.0))  # gains add up along the line
+        assert continuation(db, "billing").version == "v0003" and learned_seq(db, "billing") == 300
+    finally:
+        db.close()
+
+
+def test_the_line_breaks_on_a_loss_a_failed_audit_another_champion_or_a_review(tmp_path):
+    breakers = {
+        "worse": ("rejected", _kept(-0.002)),
+        "audit": ("rejected", _kept(+0.02, passed=False)),
+        "older champion": ("rejected", _kept(+0.01, champion="v0000")),
+        "against the base": ("rejected", _kept(+0.01, kind="base")),
+        "review": ("awaiting_review", _kept(+0.03)),
+        "no gate": ("rejected", None),
+    }
+    for name, (status, gate) in breakers.items():
+        db = open_database(tmp_path / f"{name}.duckdb")
+        try:
+            _adapter_row(db, "v0001", "champion", 100)
+            _adapter_row(db, "v0002", "rejected", 200, _kept(+0.004))
+            _adapter_row(db, "v0003", status, 300, gate)
+            assert continuation(db, "billing") is None, name
+            assert learned_seq(db, "billing") == 100, name  # back to the champion: its unseen rows are new again
+        finally:
+            db.close()
+
+
+def test_the_next_cycle_continues_a_kept_candidate_and_trains_only_on_what_came_after_it(workspace):  # noqa: F811
+    append_interactions(workspace.db, mixed_log(STRUGGLING, FINE))
+    run_cycle(workspace, tiny_config(workspace.base))
+    append_interactions(workspace.db, domain_events(STRUGGLING, seed=1, prefix="later"))
+    (kept,) = run_cycle(workspace, tiny_config(workspace.base, margin=0.5)).outcomes
+    # Better than the champion, but not by the 0.5 margin: kept, and no worse.
+    assert not kept.gate.promote and 0.0 <= kept.gate.gain < 0.5
+    kept_to = workspace.registry.get("billing", kept.staged.version).data_window[1]
+
+    append_interactions(workspace.db, domain_events(STRUGGLING, seed=2, prefix="third"))
+    (third,) = run_cycle(workspace, tiny_config(workspace.base)).outcomes
+
+    assert third.warm_start == f"billing/{kept.staged.version}"
+    assert any(note.startswith(f"continues {kept.staged.version}") for note in third.notes)
+    new_rows = [e for e in third.plan.data.split.train if e.seq > kept_to]
+    assert third.plan.data.new_train == len(new_rows) > 0
+    assert third.plan.data.replayed == len(third.plan.data.split.train) - len(new_rows)
+    assert third.gate.reference_version == "v0001"  # still judged against the champion

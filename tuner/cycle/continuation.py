@@ -1,0 +1,75 @@
+"""Which adapter a domain's next candidate continues, and which of its rows count as learned.
+
+Normally the champion: the next candidate warm-starts from it and trains on the rows it
+has not seen (plus a replay). A candidate the gate kept out is usually not worse, only
+not better by the margin; starting the next one from the champion again would retrain
+on that night's rows every night until a candidate clears the margin, so the cost of a
+cycle would grow with every kept night (``bench/days.py``: 1,857 training rows on the
+fifth night against 429 on the first). Counting those rows as learned while still
+starting from the champion stalled learning instead: each candidate then carried one
+night's gain, under the margin, night after night.
+
+So the next candidate continues the newest kept candidate when the gate found it no
+worse than the current champion on the whole held-out history (gain >= 0) and its bias
+audits passed: its nights' gains add up along the continuation, its rows count as
+learned, and the gate still compares every candidate with the champion. A continuation
+that loses to the champion, fails an audit, was held for review or was compared with an
+earlier champion breaks the line: the next candidate starts from the champion again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from recsys.store import Database
+
+
+@dataclass(frozen=True)
+class Continuation:
+    version: str
+    # The last ingest seq it trained on: rows up to here count as learned.
+    data_to_seq: int
+    gain: float
+    champion_version: str
+
+
+def continuation(db: Database, domain: str) -> Continuation | None:
+    """The kept candidate the domain's next candidate continues (None: start from the champion)."""
+    cursor = db.cursor()
+    try:
+        champion = cursor.execute(
+            "SELECT version FROM adapters WHERE domain = ? AND status = 'champion'", [domain]
+        ).fetchone()
+        newest = cursor.execute(
+            "SELECT version, status, metrics_json, coalesce(data_to_seq, 0) FROM adapters WHERE domain = ? "
+            "ORDER BY created_at DESC, version DESC LIMIT 1", [domain],
+        ).fetchone()  # fmt: skip
+    finally:
+        cursor.close()
+    if champion is None or newest is None or newest[1] != "rejected":
+        return None
+    version, _, metrics_json, data_to_seq = newest
+    gate = json.loads(metrics_json or "{}").get("gate") or {}
+    reference = gate.get("reference") or {}
+    gain = gate.get("gain")
+    if reference.get("kind") != "champion" or reference.get("version") != champion[0]:
+        return None
+    if not isinstance(gain, (int, float)) or gain < 0:
+        return None
+    if not all(audit.get("passed", False) for audit in gate.get("audits", [])):
+        return None
+    return Continuation(version, int(data_to_seq), float(gain), champion[0])
+
+
+def learned_seq(db: Database, domain: str) -> int:
+    """The last ingest seq the next candidate's starting point learned from (0 without one)."""
+    cursor = db.cursor()
+    try:
+        row = cursor.execute(
+            "SELECT coalesce(max(data_to_seq), 0) FROM adapters WHERE domain = ? AND status = 'champion'", [domain]
+        ).fetchone()
+    finally:
+        cursor.close()
+    line = continuation(db, domain)
+    return max(int(row[0]), line.data_to_seq if line else 0)
