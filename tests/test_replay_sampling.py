@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 
@@ -83,14 +82,10 @@ def test_the_bounded_split_trains_on_new_plus_replay_and_judges_on_the_whole_his
     split, fresh, replayed = bounded_split(whole, seen_seq=600, config=config)
     assert fresh == 72 and replayed == 72 and len(split.train) == 144
     assert Counter(e.target for e in split.train if e.seq <= 600) == {"a": 36, "b": 36}
-    # Held-out rows: all of them (under the cap), old and new.
+    # Held-out rows: all of them (under the cap), old and new; validation capped, balanced, from both.
     assert split.test == whole.test
-    # Validation like training: its 4 new rows and as many replayed (balanced), under the cap.
-    assert [e for e in split.validation if e.seq > 600] == new[:4]
-    assert Counter(e.target for e in split.validation if e.seq <= 600) == {"a": 2, "b": 2}
-    wide = replace(config, replay_ratio=None)  # replaying everything: the whole history, balanced, capped
-    split, _, _ = bounded_split(whole, seen_seq=600, config=wide)
     assert len(split.validation) == 30 and Counter(e.target for e in split.validation) == {"a": 20, "b": 10}
+    assert any(e.seq > 600 for e in split.validation) and any(e.seq <= 600 for e in split.validation)
     # Without a champion everything is new: the whole history trains.
     split, fresh, replayed = bounded_split(whole, seen_seq=0, config=config)
     assert (fresh, replayed, len(split.train)) == (612, 0, 612)

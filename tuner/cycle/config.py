@@ -53,10 +53,8 @@ class CycleConfig:
     A domain that has a champion trains on its examples the champion has not seen plus
     a class-balanced replay of the older ones, ``replay_ratio`` times as many (at least
     ``replay_min``; None replays everything), so a cycle's cost follows the new events.
-    Checkpoints are selected on validation rows drawn the same way (new plus a replay, at
-    most ``max_validation``); the gate's held-out rows come from the whole history, a
-    class-balanced sample of at most ``max_test`` rows, so forgetting is caught where the
-    decision is made.
+    Validation and the gate's held-out rows come from the whole history (forgetting is
+    caught), class-balanced samples of at most ``max_validation`` and ``max_test`` rows.
     A warm-started candidate continues a trained adapter: it trains with
     ``continue_schedule`` (warmup over ``continue_warmup`` of its steps, then decay)
     instead of ``train.schedule``, so its first steps do not throw the champion's

@@ -181,15 +181,17 @@ def _new_and_replayed(rows: list[Example], seen_seq: int, policy: ReplayPolicy) 
 
 
 def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple[DataSplit, int, int]:
-    """Train on the rows after ``seen_seq`` plus a replay of the older ones, and select the
-    checkpoint on validation rows drawn the same way (what this candidate adds, and a
-    balanced reminder of the rest); the gate's test rows stay the whole history
-    (class-balanced, capped), so forgetting is caught where the decision is made.
-    Returns the split, the new and the replayed training counts."""
+    """Train on the rows after ``seen_seq`` plus a replay of the older ones; validation and
+    test stay drawn from the whole history (class-balanced, capped), so the checkpoint is
+    selected on the distribution the gate judges and forgetting is caught.
+
+    (Validation drawn like training, new plus a replay, was tried: with users repeating
+    queries its ~120 rows saturated at accuracy 1.0 and stopped telling checkpoints apart,
+    for 1.5 s saved on a 24 s cycle in ``bench/days.py``.) Returns the split, the new and
+    the replayed training counts."""
     policy = ReplayPolicy(config.replay_ratio, config.replay_min, config.train.seed)
     train, new = _new_and_replayed(split.train, seen_seq, policy)
-    validation, _ = _new_and_replayed(split.validation, seen_seq, policy)
-    validation = class_balanced_sample(validation, config.max_validation, config.train.seed)
+    validation = class_balanced_sample(split.validation, config.max_validation, config.train.seed)
     test = class_balanced_sample(split.test, config.max_test, config.train.seed)
     return DataSplit(train, validation, test), new, len(train) - new
 

@@ -1,0 +1,27 @@
+"""bench/days.py's target check on hand-made rows."""
+
+from __future__ import annotations
+
+from bench.days import targets
+
+
+def day(n: int, accuracy: float, ceiling: float | None, cycle_s: float | None = 10.0) -> dict:
+    return {"day": n, "accuracy": accuracy, "ceiling_accuracy": ceiling, "cycle_s": cycle_s}
+
+
+def test_twelve_rows_in_twelve_hundred_under_the_ceiling_is_within_one_point():
+    rows = [day(0, 0.8, None, None), day(1, 1153 / 1200, 0.975), day(2, 1153 / 1200, 1165 / 1200, 14.0)]
+    check = targets(rows)
+    assert check["last_gap_to_ceiling"] == 0.01 and check["last_within_1pt_of_ceiling"] is True
+    assert check["last_over_first_cycle_s"] == 1.4 and check["cost_within_1.5x"] is True
+    # Day 1 was 1.4 points under its ceiling, so day 2 had to rise.
+    assert check["rises_while_more_than_1pt_under_ceiling"] is False and check["never_falls"] is True
+
+
+def test_a_flat_day_within_a_point_of_the_ceiling_is_allowed_and_a_fall_is_not():
+    rows = [day(0, 0.8, None, None), day(1, 0.95, 0.955), day(2, 0.95, 0.96), day(3, 0.96, 0.965, 16.0)]
+    check = targets(rows)
+    assert check["rises_while_more_than_1pt_under_ceiling"] is True and check["never_falls"] is True
+    assert check["cost_within_1.5x"] is False
+    fell = targets(rows[:-1] + [day(3, 0.949, 0.955)])
+    assert fell["never_falls"] is False and fell["last_within_1pt_of_ceiling"] is True
