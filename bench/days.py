@@ -7,8 +7,8 @@ current champion (zero-shot from the intent names before the first one) answers,
 every wrong answer comes back corrected. ``--traffic distinct`` (the default) sends each
 training query at most once over the whole run, as the issue's trial replayed a real
 dataset; ``--traffic repeats`` lets users ask the same query again (drawn with
-replacement), which puts copies of trained queries into the cycle's held-out rows. The day is logged through gRPC to a real
-in-process server (real DuckDB file), then one cycle runs through the server (RunCycle,
+replacement), which puts copies of trained queries into the cycle's held-out rows. The
+day is logged through gRPC to a real in-process server (real DuckDB file), then one cycle runs through the server (RunCycle,
 everything at the server's defaults). After each night: held-out accuracy of the
 champion on CLINC150's test queries of those intents, and in the same run the ceiling:
 an offline LoRA fine-tune of ALL layers on all the (gold-labeled) data seen so far,
@@ -178,7 +178,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     start=TrafficConfig().start + timedelta(days=day), span=timedelta(hours=20),
                     repeat_queries=args.traffic == "repeats",
                 )  # fmt: skip
-                events = simulate_clinc_traffic(unasked(subset, asked) if args.traffic == "distinct" else subset, traffic, answer=answer)
+                pool = unasked(subset, asked) if args.traffic == "distinct" else subset
+                events = simulate_clinc_traffic(pool, traffic, answer=answer)
                 asked.update((e.input_text, e.correction or e.model_output) for e in events)
                 errors = sum(e.feedback.value != "positive" for e in events) / len(events)
                 logged = client.log_interactions(events)

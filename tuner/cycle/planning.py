@@ -173,13 +173,6 @@ def count_new_events(db: Database, window: tuple[int, int]) -> int:
     return int(row[0])
 
 
-def _new_and_replayed(rows: list[Example], seen_seq: int, policy: ReplayPolicy) -> tuple[list[Example], int]:
-    """The rows after ``seen_seq`` plus the policy's replay of the older ones (all rows when none is new)."""
-    new = [e for e in rows if (e.seq or 0) > seen_seq]
-    history = [e for e in rows if (e.seq or 0) <= seen_seq]
-    return (policy.training_set(new, history) if new else list(rows)), len(new)
-
-
 def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple[DataSplit, int, int]:
     """Train on the rows after ``seen_seq`` plus a replay of the older ones; validation and
     test stay drawn from the whole history (class-balanced, capped), so the checkpoint is
@@ -189,11 +182,13 @@ def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple
     queries its ~120 rows saturated at accuracy 1.0 and stopped telling checkpoints apart,
     for 1.5 s saved on a 24 s cycle in ``bench/days.py``.) Returns the split, the new and
     the replayed training counts."""
+    new = [e for e in split.train if (e.seq or 0) > seen_seq]
+    history = [e for e in split.train if (e.seq or 0) <= seen_seq]
     policy = ReplayPolicy(config.replay_ratio, config.replay_min, config.train.seed)
-    train, new = _new_and_replayed(split.train, seen_seq, policy)
+    train = policy.training_set(new, history) if new else list(split.train)
     validation = class_balanced_sample(split.validation, config.max_validation, config.train.seed)
     test = class_balanced_sample(split.test, config.max_test, config.train.seed)
-    return DataSplit(train, validation, test), new, len(train) - new
+    return DataSplit(train, validation, test), len(new), len(train) - len(new)
 
 
 def load_domain_data(
