@@ -35,6 +35,8 @@ def test_torch_free_copies_match_the_tuner():
         ("layer_budget", float("nan"), r"layer_budget must be a number in \(0, 1\], got nan"),
         ("margin", 1.0, r"margin must be a number in \[0, 1\), got 1.0"),
         ("margin", -0.1, r"margin must be a number in \[0, 1\), got -0.1"),
+        ("significance", 1.0, r"significance must be a number in \[0, 1\), got 1.0"),
+        ("significance", -0.05, r"significance must be a number in \[0, 1\), got -0.05"),
         ("audit_bound", 2, r"audit_bound must be a number in \[0, 1\], got 2"),
         ("audit_min_group", 0, "audit_min_group must be an integer >= 1, got 0"),
         ("test", 0.0, r"test must be a number in \(0, 1\), got 0.0"),

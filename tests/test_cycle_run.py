@@ -91,7 +91,7 @@ def test_a_candidate_that_does_not_beat_the_champion_by_the_margin_keeps_the_cha
     champion = workspace.registry.champion("billing")
     append_interactions(workspace.db, domain_events(STRUGGLING, seed=1, prefix="later"))
 
-    strict = tiny_config(workspace.base, margin=0.5)  # nothing can beat a good champion by 0.5
+    strict = tiny_config(workspace.base, margin=0.5, significance=0.0)  # the margin alone, and 0.5 is out of reach
     result = run_cycle(workspace, strict)
 
     assert registry_state(workspace) == [("billing", "v0001", "champion"), ("billing", "v0002", "rejected")]
@@ -258,7 +258,7 @@ def test_a_child_does_not_start_from_a_parent_candidate_the_gate_rejected(worksp
     upsert_domain(workspace.db, DomainRecord("billing"))
     upsert_domain(workspace.db, DomainRecord("disputes", parent="billing"))
     append_interactions(workspace.db, mixed_log(child, STRUGGLING, FINE))
-    result = run_cycle(workspace, tiny_config(workspace.base, max_domains=2, margin=0.9))  # nothing passes
+    result = run_cycle(workspace, tiny_config(workspace.base, max_domains=2, margin=0.9, significance=0.0))  # nothing passes
 
     parent, kid = result.outcomes
     assert not parent.gate.promote and kid.warm_start is None

@@ -46,7 +46,9 @@ class CycleConfig:
     ``layer_budget`` (a fraction of the cost of adapting every layer: the compute budget).
     A candidate is promoted when its primary metric (accuracy, or token F1 for
     generation) on the held-out ``test`` share beats the champion's (or the base model's)
-    on the same rows by at least ``margin``, and the bias audit passes: for each of
+    on the same rows by at least ``margin`` (or, under the margin, wins significantly
+    more of the rows where the two differ: one-sided sign test at ``significance``, 0
+    for the margin alone; ``tuner.cycle.paired``), and the bias audit passes: for each of
     ``audit_attributes`` the gap between groups of at least ``audit_min_group`` examples
     is at most ``audit_bound``.
 
@@ -70,6 +72,7 @@ class CycleConfig:
     layer_budget: float = DEFAULT_LAYER_BUDGET
     min_examples: int = 20
     margin: float = 0.01
+    significance: float = 0.05
     audit_attributes: tuple[str, ...] = ("region",)
     audit_bound: float = 0.25
     audit_min_group: int = 5
@@ -124,6 +127,7 @@ class CycleConfig:
             _float_in(self, "replay_ratio", 0.0, math.inf)
         _float_in(self, "layer_budget", 0.0, 1.0, low_open=True)
         _float_in(self, "margin", 0.0, 1.0, high_open=True)
+        _float_in(self, "significance", 0.0, 1.0, high_open=True)
         _float_in(self, "audit_bound", 0.0, 1.0)
         _float_in(self, "validation", 0.0, 1.0, high_open=True)
         _float_in(self, "test", 0.0, 1.0, low_open=True, high_open=True)

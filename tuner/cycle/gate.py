@@ -3,8 +3,10 @@
 Both are evaluated on exactly the domain's held-out split; a label one of them cannot
 predict counts as a miss for it rather than dropping the row, so the rows stay the
 same. Without a champion the reference is the base model (zero-shot over the
-candidate's labels for classification). Promote only when the candidate's primary
-metric beats the reference's by at least the margin AND every audit passes.
+candidate's labels for classification). Promote only when every audit passes AND the
+candidate is better: its primary metric beats the reference's by at least the margin,
+or, under the margin, it wins significantly more of the rows where the two differ
+(``tuner.cycle.paired``), which a large held-out set can show for gains under a point.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Mapping, Sequence
 from tuner.adapters import Adapter
 from tuner.audit import AuditResult, bias_audit
 from tuner.cycle.config import CycleConfig
+from tuner.cycle.paired import PairedComparison, compare_rows, row_scores
 from tuner.data import Example
 from tuner.evaluation import Metrics, evaluate
 from tuner.loading import BaseModel
@@ -34,6 +37,8 @@ class GateResult:
     reason: str
     # Held-out rows whose champion answer was remembered, not recomputed (tuner.cycle.remembered).
     reference_reused: int = 0
+    # Rows the candidate does better / worse on than the reference, and the sign test.
+    paired: PairedComparison | None = None
 
     def to_json(self) -> dict:
         return {
@@ -42,6 +47,7 @@ class GateResult:
             "reference": {"kind": self.reference_kind, "version": self.reference_version, **self.reference.overall,
                           "reused_rows": self.reference_reused},
             "gain": self.gain,
+            "paired": self.paired.to_json() if self.paired else None,
             "audits": [a.to_json() for a in self.audits],
             "decision": "promote" if self.promote else "keep",
             "reason": self.reason,
@@ -51,14 +57,20 @@ class GateResult:
 def decide(
     metric: str, candidate: Metrics, reference: Metrics, reference_kind: str,
     audits: Sequence[AuditResult], margin: float,
+    paired: PairedComparison | None = None, significance: float = 0.0,
 ) -> tuple[bool, float, str]:
-    """(promote, gain, reason): better by ``margin`` and every audit within its bound."""
+    """(promote, gain, reason): every audit within its bound, and better by ``margin`` or, with
+    a positive gain under it, by the paired sign test at ``significance`` (0: the margin alone)."""
     ours, theirs = float(candidate[metric]), float(reference[metric])
     gain = ours - theirs
     comparison = f"{metric} {ours:.4f} vs {reference_kind} {theirs:.4f} ({gain:+.4f}, margin {margin:g})"
+    if paired is not None:
+        comparison += (f"; better on {paired.wins} rows, worse on {paired.losses} "
+                       f"(sign test p={paired.p_value:.3g}, significance {significance:g})")
+    significant = paired is not None and gain > 0 and paired.p_value <= significance
     problems = []
-    if gain < margin:
-        problems.append(f"{comparison}: not better by the margin")
+    if gain < margin and not significant:
+        problems.append(f"{comparison}: not better by the margin" + (" nor significantly" if significance else ""))
     problems += [
         f"bias audit failed on {a.attribute!r}: {a.metric} gap {a.gap:.4f} > bound {a.bound:g} ({a.per_group})"
         for a in audits
@@ -66,8 +78,9 @@ def decide(
     ]
     if problems:
         return False, gain, "; ".join(problems)
+    why = "better by the margin" if gain >= margin else "significantly better under the margin"
     passed = ", ".join(f"{a.attribute} gap {a.gap:.3f}" for a in audits) or "no attributes"
-    return True, gain, f"{comparison}; bias audit passed ({passed})"
+    return True, gain, f"{comparison}: {why}; bias audit passed ({passed})"
 
 
 def gate(
@@ -98,6 +111,7 @@ def gate(
         bias_audit(ours, attribute, metric=config.metric, bound=config.audit_bound, min_group_size=config.audit_min_group)
         for attribute in config.audit_attributes
     )
-    promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin)
+    paired = compare_rows(row_scores(ours, test), row_scores(theirs, test))
+    promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin, paired, config.significance)
     return GateResult(config.metric, ours, theirs, kind, champion_version if champion else None, gain, audits, promote, reason,
-                      reused)
+                      reused, paired)
