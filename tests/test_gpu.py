@@ -7,6 +7,8 @@ bf16 tolerance and predicted labels must agree.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from peft import PeftModel
@@ -28,7 +30,6 @@ from tuner.training import train_adapter
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-BF16 = dict(atol=5e-2, rtol=5e-2)
 
 
 @pytest.fixture(scope="module")
@@ -53,26 +54,41 @@ def test_cuda_classification_equals_the_cpu(bert_classifier, cuda_bert, tmp_path
     assert all(abs(a.score - b.score) < 0.05 for a, b in zip(gpu, cpu))
 
 
+def _mixed_and_expected(base, folders, batch, row_names, bf16: bool):
+    """The gathered mixed batch and PEFT's output with each row's adapter alone (under autocast when ``bf16``)."""
+    context = (lambda model: autocast(model)) if bf16 else (lambda model: contextlib.nullcontext())
+    expected = {}
+    with context(base.model):
+        expected[BASE_ADAPTER] = outputs(base.model, batch).float()
+        for name, folder in folders.items():
+            with quiet_peft():
+                peft = PeftModel.from_pretrained(base.fork(), str(folder)).eval()
+            expected[name] = outputs(peft, batch).float()
+    gathered = GatheredLora(base.fork(), slots=4)
+    for name, folder in folders.items():
+        gathered.load(name, read_lora_weights(folder))
+    assert all(layer.lora_a.is_cuda and layer.lora_a.dtype == torch.float32 for layer in gathered.layers.values())
+    with gathered.rows(row_names), context(gathered.model):
+        mixed = outputs(gathered.model, batch).float()
+    return mixed, expected
+
+
 @torch.no_grad()
 def test_gathered_mixed_batch_on_cuda_equals_peft_per_adapter(cuda_bert, tmp_path):
     folders = {name: save_random_lora(cuda_bert, tmp_path / name, spec, seed) for seed, (name, spec) in enumerate(SPECS.items())}
     batch = {k: v.cuda() for k, v in cuda_bert.tokenizer(TEXTS, padding=True, return_tensors="pt").items() if k != "token_type_ids"}
-    expected = {}
-    with autocast(cuda_bert.model):
-        expected[BASE_ADAPTER] = outputs(cuda_bert.model, batch).float()
-        for name, folder in folders.items():
-            with quiet_peft():
-                peft = PeftModel.from_pretrained(cuda_bert.fork(), str(folder)).eval()
-            expected[name] = outputs(peft, batch).float()
-    gathered = GatheredLora(cuda_bert.fork(), slots=4)
-    for name, folder in folders.items():
-        gathered.load(name, read_lora_weights(folder))
-    assert all(layer.lora_a.is_cuda and layer.lora_a.dtype == torch.float32 for layer in gathered.layers.values())
     row_names = [BASE_ADAPTER, "small", "wide", "both", "wide", BASE_ADAPTER, "both", "small"]
-    with gathered.rows(row_names), autocast(gathered.model):
-        mixed = outputs(gathered.model, batch).float()
+    # float32 on CUDA: the gathered arithmetic itself, as exact as on the CPU.
+    mixed, expected = _mixed_and_expected(cuda_bert, folders, batch, row_names, bf16=False)
     for row, name in enumerate(row_names):
-        torch.testing.assert_close(mixed[row], expected[name][row], **BF16)
+        torch.testing.assert_close(mixed[row], expected[name][row], atol=1e-4, rtol=1e-4)
+    # Under bf16 autocast (how CUDA serves) the two round at different points; the random
+    # adapters (entries ~0.3) dwarf the base, so elementwise tolerances do not fit: each row
+    # must stay within 3% of PEFT's in norm.
+    mixed, expected = _mixed_and_expected(cuda_bert, folders, batch, row_names, bf16=True)
+    for row, name in enumerate(row_names):
+        error = (mixed[row] - expected[name][row]).norm() / expected[name][row].norm()
+        assert error < 3e-2, (row, name, float(error))
 
 
 def test_a_training_step_on_cuda_saves_an_adapter_in_the_cpu_format(bert_classifier, cuda_bert, tmp_path):

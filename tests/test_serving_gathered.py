@@ -68,8 +68,9 @@ def folders(base, tmp_path) -> dict[str, Path]:
 
 @torch.no_grad()
 def test_every_row_of_a_mixed_batch_equals_peft_with_that_adapter_alone(base, folders):
-    batch = dict(base.tokenizer(TEXTS, padding=True, return_tensors="pt"))
-    batch.pop("token_type_ids", None)
+    # On the model's device: bench/gpu.sh runs this file on CUDA too.
+    batch = {k: v.to(base.device) for k, v in base.tokenizer(TEXTS, padding=True, return_tensors="pt").items()
+             if k != "token_type_ids"}
     expected = {BASE_ADAPTER: outputs(base.model, batch)}
     for name, folder in folders.items():
         with quiet_peft():
@@ -115,7 +116,7 @@ def test_the_gathered_kernel_equals_the_loop_reference_with_padding_and_empty_sl
 def test_unknown_adapter_names_fail_loudly_and_never_serve_the_base(llama_generator, tmp_path):
     gathered = GatheredLora(llama_generator.fork(), slots=2)
     gathered.load("small", read_lora_weights(save_random_lora(llama_generator, tmp_path / "small", SPECS["small"], 0)))
-    ids = torch.tensor([[5, 6, 7]])
+    ids = torch.tensor([[5, 6, 7]], device=llama_generator.device)
 
     with pytest.raises(UnknownAdapterError, match="adapter 'ghost' is not loaded"):
         with gathered.rows(["ghost"]):
