@@ -12,7 +12,8 @@ day is logged through gRPC to a real in-process server (real DuckDB file), then 
 everything at the server's defaults). After each night: held-out accuracy of the
 champion on CLINC150's test queries of those intents, and in the same run the ceiling:
 an offline LoRA fine-tune of ALL layers on all the (gold-labeled) data seen so far,
-selected on CLINC150's validation queries, evaluated on the same held-out rows.
+every one of its ``--ceiling-epochs`` epochs run (no early stop), the best pass on
+CLINC150's validation queries kept, evaluated on the same held-out rows.
 
 Targets (issue #10): accuracy never falls from one day to the next and rises every day
 while more than 1 point under the ceiling; the last day within 1 point of the ceiling;
@@ -139,6 +140,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, train=replace(cycle.train, label_smoothing=args.label_smoothing))
     if args.replay_ratio is not None:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
+    if args.min_epochs is not None:
+        cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
     return cycle
 
 
@@ -151,7 +154,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     cycle = cycle_config(args)
     config = ServerConfig(db_path=folder / "adaptune.duckdb", host="127.0.0.1", port=0, grace_seconds=1.0,
                           adapters_dir=folder / "adapters", reports_dir=folder / "reports", cycle=cycle)
-    ceiling_train = replace(cycle.train, epochs=args.ceiling_epochs, label_smoothing=0.0, seed=args.seed)
+    # Every epoch runs (patience 0), the best validation pass kept: a ceiling stopped early is no ceiling.
+    ceiling_train = replace(cycle.train, epochs=args.ceiling_epochs, label_smoothing=0.0, seed=args.seed, patience=0)
     server, port, context = create_server(config)
     server.start()
     registry = AdapterRegistry(context.db, config.adapters_dir)
@@ -296,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-per-intent", type=int, default=None,
                         help="held-out test queries per intent (default: all 30)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
+    parser.add_argument("--min-epochs", type=float, default=None,
+                        help="ablation: passes before patience may stop a candidate (default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -82,12 +83,29 @@ def test_training_keeps_the_step_its_selection_rule_picks_from_the_recorded_hist
 
 def test_early_stop_on_accuracy_says_why(bert_classifier):
     split = toy_split(160)
-    # Far too high a rate: accuracy collapses after step 0 and never comes back.
-    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, progress=False)
+    # Far too high a rate: accuracy collapses after step 0 and never comes back (patience alone decides).
+    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0, progress=False)
     result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
     assert result.stop_reason == "patience" and result.stopped_early
     assert result.steps < result.total_steps
     assert "2 evaluations without a better accuracy" in result.why_stopped()
+
+
+def test_patience_never_stops_before_min_epochs_passes_over_the_training_set(bert_classifier):
+    split = toy_split(160)
+    # As above, every evaluation after step 0 is worse; patience alone stops at step 2.
+    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0, progress=False)
+    steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
+    stops = {}
+    for min_epochs in (0.0, 2.0):
+        result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1],
+                               config=replace(config, min_epochs=min_epochs))
+        assert result.stopped_early and result.best_step == 0
+        stops[min_epochs] = result.steps
+    assert stops[0.0] == config.patience
+    assert stops[2.0] == 2 * steps_per_epoch  # the first evaluation at or after two passes
+    with pytest.raises(ValueError, match="min_epochs must be >= 0, got -1"):
+        TrainConfig(min_epochs=-1)
 
 
 def test_generation_monitors_token_f1_by_default(llama_generator):

@@ -33,7 +33,10 @@ class TrainConfig:
     (0: scaled to the data, a pass after every ``eval_examples`` training examples and
     at least one per epoch, so a large set is checked several times an epoch and a
     small one once); ``patience`` counts validation passes without
-    improvement of ``monitor`` before stopping (0: never stop early). ``monitor``
+    improvement of ``monitor`` before stopping (0: never stop early), but never before
+    ``min_epochs`` passes over the training set: a large night checked every few
+    hundred examples would otherwise stop before it had seen all its new examples once,
+    while the warmed-up rate still has the weights away from the start, and keep step 0. ``monitor``
     "auto" watches the gate's metric (accuracy, or token F1 for generation), with the
     validation loss only breaking ties; the best validation checkpoint is always
     restored at the end. ``schedule`` shapes the learning rate: linear warmup over
@@ -54,6 +57,7 @@ class TrainConfig:
     epochs: int = 3
     max_steps: int | None = None
     patience: int = 3
+    min_epochs: float = 1.0
     eval_every: int = 0
     eval_examples: int = 512
     monitor: str = "auto"
@@ -92,6 +96,9 @@ class TrainConfig:
             raise ValueError(f"monitor must be one of {list(MONITORS)}, got {self.monitor!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+        _finite(self, "min_epochs")
+        if self.min_epochs < 0:
+            raise ValueError(f"min_epochs must be >= 0, got {self.min_epochs!r}")
         for name in ("warmup", "label_smoothing"):
             _finite(self, name)
             if not 0.0 <= getattr(self, name) < 1.0:

@@ -180,6 +180,8 @@ class AdapterTrainer:
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
         self.scheduler = scheduler(self.optimizer, self.total_steps, config.schedule, config.warmup)
+        # Patience may end training only after this step (config.min_epochs).
+        self.min_steps = min(self.total_steps, math.ceil(config.min_epochs * steps_per_epoch))
         self.eval_every = config.eval_every or min(steps_per_epoch, math.ceil(config.eval_examples / config.batch_size))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -287,7 +289,7 @@ class AdapterTrainer:
             self.on_step(self.step_count, self.total_steps, value)
         if self.val_items and (self.step_count % self.eval_every == 0 or self.step_count == self.total_steps):
             self._evaluate()
-            if self.selection.exhausted and self.step_count < self.total_steps:
+            if self.selection.exhausted and self.min_steps <= self.step_count < self.total_steps:
                 self.stopped_early = True
         return value
 
