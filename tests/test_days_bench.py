@@ -25,3 +25,11 @@ def test_a_flat_day_within_a_point_of_the_ceiling_is_allowed_and_a_fall_is_not()
     assert check["cost_within_1.5x"] is False
     fell = targets(rows[:-1] + [day(3, 0.949, 0.955)])
     assert fell["never_falls"] is False and fell["last_within_1pt_of_ceiling"] is True
+
+
+def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
+    rows = [day(0, 0.8, None, None), day(1, 0.9, None), day(2, 0.9, None, 12.0)]
+    check = targets(rows)
+    assert check["rises_while_more_than_1pt_under_ceiling"] is None
+    assert check["last_gap_to_ceiling"] is None and check["last_within_1pt_of_ceiling"] is None
+    assert check["never_falls"] is True and check["last_over_first_cycle_s"] == 1.2
