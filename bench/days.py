@@ -142,6 +142,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
     if args.min_epochs is not None:
         cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
+    if args.continue_lr_scale is not None:
+        cycle = replace(cycle, continue_lr_scale=args.continue_lr_scale)
     return cycle
 
 
@@ -305,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
     parser.add_argument("--min-epochs", type=float, default=None,
                         help="ablation: passes before patience may stop a candidate (default: the cycle's)")
+    parser.add_argument("--continue-lr-scale", type=float, default=None,
+                        help="ablation: a warm-started candidate's rates x this (default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)

@@ -59,6 +59,8 @@ def test_torch_free_copies_match_the_tuner():
         ("max_test", 1.5, "max_test must be an integer >= 1, got 1.5"),
         ("continue_schedule", "step", "continue_schedule must be one of \\['constant', 'linear', 'cosine'\\], got 'step'"),
         ("continue_warmup", 1.0, r"continue_warmup must be a number in \[0, 1\), got 1.0"),
+        ("continue_lr_scale", 0.0, r"continue_lr_scale must be a number in \(0, 1\], got 0.0"),
+        ("continue_lr_scale", 1.5, r"continue_lr_scale must be a number in \(0, 1\], got 1.5"),
     ],
 )
 def test_bad_cycle_config_values_are_named(field, value, message):
@@ -168,3 +170,13 @@ def test_a_server_with_a_nightly_schedule_starts_and_stops_it(tmp_path):
         assert server.client.list_cycles() == []
         assert [t for t in threading.enumerate() if t.name == "adaptune-nightly"]
     assert not [t for t in threading.enumerate() if t.name == "adaptune-nightly"]
+
+
+def test_a_warm_started_candidate_gets_the_continuing_schedule_at_the_scaled_rates():
+    config = CycleConfig(continue_lr_scale=0.25)
+    fresh, continued = config.train_config(False), config.train_config(True)
+    assert fresh == config.train
+    assert (continued.schedule, continued.warmup) == (config.continue_schedule, config.continue_warmup)
+    assert continued.lr == pytest.approx(config.train.lr * 0.25)
+    assert continued.head_lr == pytest.approx(config.train.head_lr * 0.25)
+    assert CycleConfig().train_config(True).lr == config.train.lr  # 1.0 by default: the same rates
