@@ -144,6 +144,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
     if args.continue_lr_scale is not None:
         cycle = replace(cycle, continue_lr_scale=args.continue_lr_scale)
+    if args.continue_epochs is not None:
+        cycle = replace(cycle, continue_epochs=args.continue_epochs)
     return cycle
 
 
@@ -309,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="ablation: passes before patience may stop a candidate (default: the cycle's)")
     parser.add_argument("--continue-lr-scale", type=float, default=None,
                         help="ablation: a warm-started candidate's rates x this (default: the cycle's)")
+    parser.add_argument("--continue-epochs", type=int, default=None,
+                        help="ablation: a warm-started candidate's passes, all run (0: the cold start's epochs "
+                             "and patience; default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)

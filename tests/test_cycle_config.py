@@ -61,6 +61,8 @@ def test_torch_free_copies_match_the_tuner():
         ("continue_warmup", 1.0, r"continue_warmup must be a number in \[0, 1\), got 1.0"),
         ("continue_lr_scale", 0.0, r"continue_lr_scale must be a number in \(0, 1\], got 0.0"),
         ("continue_lr_scale", 1.5, r"continue_lr_scale must be a number in \(0, 1\], got 1.5"),
+        ("continue_epochs", -1, "continue_epochs must be an integer >= 0, got -1"),
+        ("continue_epochs", 1.5, "continue_epochs must be an integer >= 0, got 1.5"),
     ],
 )
 def test_bad_cycle_config_values_are_named(field, value, message):
@@ -180,3 +182,7 @@ def test_a_warm_started_candidate_gets_the_continuing_schedule_at_the_scaled_rat
     assert continued.lr == pytest.approx(config.train.lr * 0.25)
     assert continued.head_lr == pytest.approx(config.train.head_lr * 0.25)
     assert CycleConfig().train_config(True).lr == config.train.lr  # 1.0 by default: the same rates
+    # Every one of its continue_epochs passes runs: patience may not stop it before the end.
+    assert (continued.epochs, continued.min_epochs) == (config.continue_epochs, float(config.continue_epochs))
+    kept = CycleConfig(continue_epochs=0).train_config(True)
+    assert (kept.epochs, kept.min_epochs, kept.patience) == (config.train.epochs, config.train.min_epochs, config.train.patience)

@@ -59,7 +59,11 @@ class CycleConfig:
     caught), class-balanced samples of at most ``max_validation`` and ``max_test`` rows.
     A warm-started candidate continues a trained adapter: it trains with
     ``continue_schedule`` (warmup over ``continue_warmup`` of its steps, then decay)
-    at ``continue_lr_scale`` times the rates (LoRA and head) instead of ``train.schedule``, so its first steps do not throw the champion's
+    at ``continue_lr_scale`` times the rates (LoRA and head) instead of ``train.schedule``,
+    for ``continue_epochs`` passes over its new and replayed rows, all of them (its
+    validation accuracy dips while the warmed-up rate is high and recovers as it decays,
+    so patience would stop it before the decay; the best pass is still the one kept;
+    0 keeps ``train.epochs`` and its patience), so its first steps do not throw the champion's
     weights out of their optimum and its last ones refine. A domain whose candidates
     fail the gate by the margin ``escalation_after`` cycles running while its error rate
     stays at or above ``escalation_error_rate`` gets ``escalation_budget_factor`` times
@@ -96,6 +100,7 @@ class CycleConfig:
     continue_schedule: str = "cosine"
     continue_warmup: float = 0.1
     continue_lr_scale: float = 1.0
+    continue_epochs: int = 2
     escalation_after: int = 2
     escalation_error_rate: float = 0.05
     escalation_budget_factor: float = 2.0
@@ -124,6 +129,7 @@ class CycleConfig:
             raise ValueError(f"continue_schedule must be one of {list(SCHEDULES)}, got {self.continue_schedule!r}")
         _float_in(self, "continue_warmup", 0.0, 1.0, high_open=True)
         _float_in(self, "continue_lr_scale", 0.0, 1.0, low_open=True)
+        _int_in(self, "continue_epochs", 0, None)
         self.escalation  # noqa: B018 - building the policy validates the escalation_* fields
         if self.replay_ratio is not None:
             _float_in(self, "replay_ratio", 0.0, math.inf)
@@ -159,8 +165,11 @@ class CycleConfig:
         if not warm_start:
             return self.train
         scale = self.continue_lr_scale
-        return replace(self.train, schedule=self.continue_schedule, warmup=self.continue_warmup,
-                       lr=self.train.lr * scale, head_lr=(self.train.head_lr or self.train.lr) * scale)
+        continued = replace(self.train, schedule=self.continue_schedule, warmup=self.continue_warmup,
+                            lr=self.train.lr * scale, head_lr=(self.train.head_lr or self.train.lr) * scale)
+        if self.continue_epochs:
+            continued = replace(continued, epochs=self.continue_epochs, min_epochs=float(self.continue_epochs))
+        return continued
 
     @property
     def escalation(self) -> EscalationPolicy:
