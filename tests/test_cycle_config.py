@@ -184,5 +184,7 @@ def test_a_warm_started_candidate_gets_the_continuing_schedule_at_the_scaled_rat
     assert CycleConfig().train_config(True).lr == config.train.lr  # 1.0 by default: the same rates
     # Every one of its continue_epochs passes runs: patience may not stop it before the end.
     assert (continued.epochs, continued.min_epochs) == (config.continue_epochs, float(config.continue_epochs))
+    child = config.train_config(True, from_parent=True)  # a child's first candidate: only new rows
+    assert (child.epochs, child.min_epochs, child.schedule) == (config.train.epochs, config.train.min_epochs, "cosine")
     kept = CycleConfig(continue_epochs=0).train_config(True)
     assert (kept.epochs, kept.min_epochs, kept.patience) == (config.train.epochs, config.train.min_epochs, config.train.patience)

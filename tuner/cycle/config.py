@@ -60,11 +60,12 @@ class CycleConfig:
     A warm-started candidate continues a trained adapter: it trains with
     ``continue_schedule`` (warmup over ``continue_warmup`` of its steps, then decay)
     at ``continue_lr_scale`` times the rates (LoRA and head) instead of ``train.schedule``,
-    for ``continue_epochs`` passes over its new and replayed rows, all of them (its
-    validation accuracy dips while the warmed-up rate is high and recovers as it decays,
-    so patience would stop it before the decay; the best pass is still the one kept;
-    0 keeps ``train.epochs`` and its patience), so its first steps do not throw the champion's
-    weights out of their optimum and its last ones refine. A domain whose candidates
+    so its first steps do not throw the champion's weights out of their optimum and its
+    last ones refine. Continuing its own domain's adapter (not a child's first candidate,
+    which starts from its parent with new rows only), it runs all ``continue_epochs``
+    passes over its new and replayed rows: its validation accuracy dips while the
+    warmed-up rate is high and recovers as it decays, so patience would stop it before
+    the decay (the best pass is still the one kept; 0 keeps ``train.epochs`` and patience). A domain whose candidates
     fail the gate by the margin ``escalation_after`` cycles running while its error rate
     stays at or above ``escalation_error_rate`` gets ``escalation_budget_factor`` times
     the layer budget (up to ``escalation_max_level`` such steps; ``recsys.escalation``).
@@ -160,14 +161,17 @@ class CycleConfig:
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train must be a TrainConfig, got {type(self.train).__name__}")
 
-    def train_config(self, warm_start: bool) -> TrainConfig:
-        """The training settings of a candidate (a continuing schedule when it is warm-started)."""
+    def train_config(self, warm_start: bool, from_parent: bool = False) -> TrainConfig:
+        """The training settings of a candidate: a warm start gets the continuing schedule and
+        rates; one that continues its own domain's adapter also ``continue_epochs`` passes, all
+        run. A child's first candidate (``from_parent``) keeps the epochs and patience of a cold
+        start: none of its rows are replayed ones, so its passes are over new rows only."""
         if not warm_start:
             return self.train
         scale = self.continue_lr_scale
         continued = replace(self.train, schedule=self.continue_schedule, warmup=self.continue_warmup,
                             lr=self.train.lr * scale, head_lr=(self.train.head_lr or self.train.lr) * scale)
-        if self.continue_epochs:
+        if self.continue_epochs and not from_parent:
             continued = replace(continued, epochs=self.continue_epochs, min_epochs=float(self.continue_epochs))
         return continued
 

@@ -216,7 +216,7 @@ def train_domain(
     ctx.event("training", domain, f"layers {list(plan.layers)} x {','.join(plan.groups)}, "
               f"warm start {f'{source.domain}/{source.version}' if source else 'none'}, {len(split.train)} examples")
     from_parent = source is not None and source.domain != domain
-    train_config = config.train_config(source is not None)  # a warm start gets the continuing schedule
+    train_config = config.train_config(source is not None, from_parent)  # a warm start gets the continuing schedule
     result = train_adapter(
         ws.base, split.train, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
