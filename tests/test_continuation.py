@@ -42,6 +42,23 @@ def test_a_kept_candidate_no_worse_than_the_champion_is_continued_and_its_rows_c
         db.close()
 
 
+def test_with_a_significance_level_only_a_loss_the_rows_show_breaks_the_line(tmp_path):
+    one_row = {**_kept(-0.0007), "paired": {"wins": 20, "losses": 21, "p_value": 0.62}}  # one row in 1,350
+    clear = {**_kept(-0.01), "paired": {"wins": 10, "losses": 28, "p_value": 0.999}}  # losses: p = 0.003
+    db = open_database(tmp_path / "paired.duckdb")
+    try:
+        _adapter_row(db, "v0001", "champion", 100)
+        _adapter_row(db, "v0002", "rejected", 200, one_row)
+        assert continuation(db, "billing") is None  # significance 0: any loss breaks it
+        assert continuation(db, "billing", 0.05).version == "v0002" and learned_seq(db, "billing", 0.05) == 200
+        _adapter_row(db, "v0003", "rejected", 300, clear)
+        assert continuation(db, "billing", 0.05) is None and learned_seq(db, "billing", 0.05) == 100
+        _adapter_row(db, "v0004", "rejected", 400, _kept(-0.001))  # no row counts (an older gate): a loss
+        assert continuation(db, "billing", 0.05) is None
+    finally:
+        db.close()
+
+
 def test_the_line_breaks_on_a_loss_a_failed_audit_another_champion_or_a_review(tmp_path):
     breakers = {
         "worse": ("rejected", _kept(-0.002)),

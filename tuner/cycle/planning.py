@@ -231,7 +231,8 @@ def qualify(
         elif len(chosen) >= limit:
             reason = f"ranked below the {limit} domain(s) this cycle tunes"
         else:
-            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, learned_seq(ctx.db, score.domain))
+            learned = learned_seq(ctx.db, score.domain, config.significance)
+            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, learned)
             if isinstance(data, str):
                 reason = data
             else:

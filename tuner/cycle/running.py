@@ -153,7 +153,7 @@ def _warm_source(
     train in one cycle runs base, then parent, then child.
     """
     own = ws.registry.champion(domain)
-    line = continuation(ws.registry.db, domain)
+    line = continuation(ws.registry.db, domain, config.significance)
     parent = parent_of(ws.registry, domain)
     candidates: list[WarmSource | None] = [own] if own else []
     if line is not None:
