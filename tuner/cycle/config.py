@@ -101,7 +101,7 @@ class CycleConfig:
     continue_schedule: str = "cosine"
     continue_warmup: float = 0.1
     continue_lr_scale: float = 1.0
-    continue_epochs: int = 2
+    continue_epochs: int = 3
     escalation_after: int = 2
     escalation_error_rate: float = 0.05
     escalation_budget_factor: float = 2.0
