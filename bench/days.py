@@ -218,6 +218,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     # The domain's whole job (train, gate, stage) and the gate's share; the rest is planning.
                     "job_s": outcome.get("seconds") if outcome else None,
                     "gate_s": outcome["train"].get("gate_seconds") if outcome else None,
+                    # Rows the candidate won / lost against the champion and the sign test's p.
+                    "gate_paired": outcome["gate"].get("paired") if outcome else None,
                     "replay": outcome.get("replay") if outcome else None,
                     "layers": outcome["layers"] if outcome else None,
                     "decision": decision,
