@@ -8,8 +8,8 @@ every wrong answer comes back corrected. ``--traffic distinct`` (the default) se
 training query at most once over the whole run, as the issue's trial replayed a real
 dataset; ``--traffic repeats`` lets users ask the same query again (drawn with
 replacement), which puts copies of trained queries into the cycle's held-out rows. The
-day is logged through gRPC to a real in-process server (real DuckDB file), then one cycle runs through the server (RunCycle,
-everything at the server's defaults). After each night: held-out accuracy of the
+day is logged through gRPC to a real in-process server (real DuckDB file), then one
+cycle runs through the server (RunCycle, everything at the server's defaults). After each night: held-out accuracy of the
 champion on CLINC150's test queries of those intents, and in the same run the ceiling:
 an offline LoRA fine-tune of ALL layers on all the (gold-labeled) data seen so far,
 every one of its ``--ceiling-epochs`` epochs run (no early stop), the best pass on

@@ -27,9 +27,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
-
 from recsys.store import Database
+from tuner.cycle.paired import sign_test
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def significantly_worse(gain: float, paired: dict | None, significance: float) -
     wins, losses = (paired or {}).get("wins"), (paired or {}).get("losses")
     if not significance or not isinstance(wins, int) or not isinstance(losses, int):
         return True
-    return wins + losses > 0 and binomtest(losses, wins + losses, 0.5, alternative="greater").pvalue <= significance
+    return sign_test(losses, wins) <= significance
 
 
 def continuation(db: Database, domain: str, significance: float = 0.0) -> Continuation | None:

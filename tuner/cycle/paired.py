@@ -43,11 +43,15 @@ def row_scores(metrics: Metrics, examples: Sequence[Example]) -> list[float]:
     return [token_f1(e.target, p) for p, e in zip(metrics.predictions, examples)]
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """One-sided exact sign test that ``wins`` outnumber ``losses`` (1.0 when nothing differs)."""
+    return float(binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue) if wins + losses else 1.0
+
+
 def compare_rows(candidate: Sequence[float], reference: Sequence[float]) -> PairedComparison:
     """Wins, losses and the sign test's p-value over paired row scores (ties dropped)."""
     if len(candidate) != len(reference):
         raise ValueError(f"paired rows differ in number: {len(candidate)} vs {len(reference)}")
     wins = sum(c > r for c, r in zip(candidate, reference))
     losses = sum(c < r for c, r in zip(candidate, reference))
-    p_value = binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue if wins + losses else 1.0
-    return PairedComparison(wins, losses, float(p_value))
+    return PairedComparison(wins, losses, sign_test(wins, losses))
