@@ -142,6 +142,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
     if args.min_epochs is not None:
         cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
+    if args.eval_share is not None:
+        cycle = replace(cycle, train=replace(cycle.train, eval_share=args.eval_share))
     if args.continue_lr_scale is not None:
         cycle = replace(cycle, continue_lr_scale=args.continue_lr_scale)
     if args.continue_epochs is not None:
@@ -218,6 +220,9 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     # The domain's whole job (train, gate, stage) and the gate's share; the rest is planning.
                     "job_s": outcome.get("seconds") if outcome else None,
                     "gate_s": outcome["train"].get("gate_seconds") if outcome else None,
+                    # Validation passes during training: their seconds and count (step 0 included).
+                    "eval_s": outcome["train"].get("eval_seconds") if outcome else None,
+                    "evals": outcome["train"].get("evals") if outcome else None,
                     # Rows the candidate won / lost against the champion and the sign test's p.
                     "gate_paired": outcome["gate"].get("paired") if outcome else None,
                     "replay": outcome.get("replay") if outcome else None,
@@ -316,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--continue-epochs", type=int, default=None,
                         help="ablation: a warm-started candidate's passes, all run (0: the cold start's epochs "
                              "and patience; default: the cycle's)")
+    parser.add_argument("--eval-share", type=float, default=None,
+                        help="ablation: validation rows scored per training row, at most (default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)

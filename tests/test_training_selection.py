@@ -13,7 +13,7 @@ from tuner.config import TrainConfig, resolve_monitor
 from tuner.objectives import objective_for
 from tuner.schedules import lr_factor, scheduler
 from tuner.selection import Selection
-from tuner.training import AdapterTrainer, _validate, train_adapter
+from tuner.training import AdapterTrainer, _validate, eval_cadence, train_adapter
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -120,11 +120,46 @@ def test_generation_monitors_token_f1_by_default(llama_generator):
 
 def test_eval_cadence_scales_with_the_data(bert_classifier):
     small, large = toy_split(80), toy_split(400)
-    config = TrainConfig(epochs=1, batch_size=8, eval_examples=64, progress=False)
+    config = TrainConfig(epochs=1, batch_size=8, eval_examples=64, eval_share=4.0, progress=False)
     few = AdapterTrainer(bert_classifier, small.train, small.validation, layers=[1], config=config)
     many = AdapterTrainer(bert_classifier, large.train, large.validation, layers=[1], config=config)
     assert few.eval_every == min(math.ceil(len(small.train) / 8), 8)
     assert many.eval_every == 8 and many.total_steps // many.eval_every >= 3  # several passes an epoch
+
+
+def test_eval_cadence_keeps_validation_a_share_of_the_training_rows():
+    config = TrainConfig(batch_size=32, eval_examples=512, eval_share=0.5, progress=False)
+    assert eval_cadence(config, steps_per_epoch=75, validation_rows=200) == 16  # 512 rows: the share is not binding
+    assert eval_cadence(config, steps_per_epoch=75, validation_rows=1000) == 63  # 2,000 rows between passes
+    assert eval_cadence(config, steps_per_epoch=40, validation_rows=1000) == 40  # still once an epoch
+    assert eval_cadence(replace(config, eval_share=2.0), steps_per_epoch=75, validation_rows=1000) == 16
+    assert eval_cadence(replace(config, eval_every=5), steps_per_epoch=75, validation_rows=1000) == 5
+
+
+def test_a_large_validation_set_is_scored_less_often(bert_classifier):
+    split, share, batch = toy_split(400), 0.5, 4
+    config = TrainConfig(epochs=2, batch_size=batch, eval_examples=batch, eval_share=share, patience=0, progress=False)
+    trainer = AdapterTrainer(bert_classifier, split.train, split.validation, layers=[1], config=config)
+    rows, steps_per_epoch = len(trainer.val_items), math.ceil(len(split.train) / batch)
+    assert 1 < trainer.eval_every == math.ceil(rows / share / batch) < steps_per_epoch
+    while not trainer.done:
+        trainer.step()
+    passes_after_step_0 = len(trainer.history) - 1
+    # At most the share, plus the pass at the last step that does not fall on the cadence.
+    assert (passes_after_step_0 - 1) * rows <= share * trainer.step_count * batch
+
+
+def test_validation_order_does_not_change_its_metrics(bert_classifier):
+    split = toy_split(120)
+    validation = [replace(e, text=e.text + " again" * (i % 4)) for i, e in enumerate(split.validation)]
+    config = TrainConfig(max_steps=0, batch_size=4, progress=False)
+    trainer = AdapterTrainer(bert_classifier, split.train, validation, layers=[1], config=config)
+    lengths = [trainer.objective.length(i) for i in trainer.val_items]
+    assert lengths == sorted(lengths) and len(set(lengths)) > 1
+    given = trainer.objective.encode(validation)
+    assert [trainer.objective.length(i) for i in given] != lengths
+    ordered = _validate(trainer.objective, trainer.adapter, trainer.val_items, 4)
+    assert ordered == pytest.approx(_validate(trainer.objective, trainer.adapter, given, 4), abs=1e-5)
 
 
 @pytest.mark.parametrize("schedule", ["constant", "linear", "cosine"])

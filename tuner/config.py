@@ -32,7 +32,9 @@ class TrainConfig:
     without training it. ``eval_every`` counts steps between validation passes
     (0: scaled to the data, a pass after every ``eval_examples`` training examples and
     at least one per epoch, so a large set is checked several times an epoch and a
-    small one once); ``patience`` counts validation passes without
+    small one once; stretched so the validation rows scored stay at most ``eval_share``
+    times the training rows seen, so a validation set grown with the history does not
+    cost more than the training it selects from); ``patience`` counts validation passes without
     improvement of ``monitor`` before stopping (0: never stop early), but never before
     ``min_epochs`` passes over the training set: a large night checked every few
     hundred examples would otherwise stop before it had seen all its new examples once,
@@ -60,6 +62,7 @@ class TrainConfig:
     min_epochs: float = 1.0
     eval_every: int = 0
     eval_examples: int = 512
+    eval_share: float = 0.5
     monitor: str = "auto"
     schedule: str = "constant"
     warmup: float = 0.0
@@ -82,7 +85,7 @@ class TrainConfig:
         _non_negative_int(self, "patience", "eval_every", "seed")
         if self.max_steps is not None:
             _non_negative_int(self, "max_steps")
-        _positive_float(self, "alpha", "lr", "head_scale", "child_lr_scale")
+        _positive_float(self, "alpha", "lr", "head_scale", "child_lr_scale", "eval_share")
         if self.child_lr_scale > 1:
             raise ValueError(f"child_lr_scale must be in (0, 1], got {self.child_lr_scale!r}")
         if self.head_lr is not None:

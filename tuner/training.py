@@ -138,6 +138,16 @@ def _validate(
     return loss_sum / max(count, 1), accuracy
 
 
+def eval_cadence(config: TrainConfig, steps_per_epoch: int, validation_rows: int) -> int:
+    """Steps between validation passes: ``config.eval_every`` when set, else one pass per
+    ``eval_examples`` training rows, or per ``validation_rows / eval_share`` when that is more
+    (a pass scores every validation row), and at least one pass an epoch."""
+    if config.eval_every:
+        return config.eval_every
+    rows = max(config.eval_examples, validation_rows / config.eval_share)
+    return max(1, min(steps_per_epoch, math.ceil(rows / config.batch_size)))
+
+
 class AdapterTrainer:
     """One adapter's training, a step at a time (``train_adapter`` runs it to the end).
 
@@ -171,7 +181,9 @@ class AdapterTrainer:
         self.objective = objective_for(base, label_list, config.max_length, config.label_smoothing)
         self.val_examples = list(validation)
         self.train_items = self.objective.encode(train)
-        self.val_items = self.objective.encode(validation)
+        # Shortest first: a validation pass pads each batch to its longest item (the sums do not
+        # depend on the order; the cached states below follow this order).
+        self.val_items = sorted(self.objective.encode(validation), key=self.objective.length)
         self.trainable = _trainable(self.adapter)
         self._cache_frozen_layers()
         self.optimizer = _optimizer(self.adapter, config)
@@ -182,7 +194,7 @@ class AdapterTrainer:
         self.scheduler = scheduler(self.optimizer, self.total_steps, config.schedule, config.warmup)
         # Patience may end training only after this step (config.min_epochs).
         self.min_steps = min(self.total_steps, math.ceil(config.min_epochs * steps_per_epoch))
-        self.eval_every = config.eval_every or min(steps_per_epoch, math.ceil(config.eval_examples / config.batch_size))
+        self.eval_every = eval_cadence(config, steps_per_epoch, len(self.val_items))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self._rng = torch.random.get_rng_state()
