@@ -142,6 +142,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
     if args.min_epochs is not None:
         cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
+    if args.no_spread_replay:
+        cycle = replace(cycle, spread_replay=False)
     if args.eval_share is not None:
         cycle = replace(cycle, train=replace(cycle.train, eval_share=args.eval_share))
     if args.continue_lr_scale is not None:
@@ -321,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--continue-epochs", type=int, default=None,
                         help="ablation: a warm-started candidate's passes, all run (0: the cold start's epochs "
                              "and patience; default: the cycle's)")
+    parser.add_argument("--no-spread-replay", action="store_true",
+                        help="ablation: a continued candidate's every pass covers its replayed rows too")
     parser.add_argument("--eval-share", type=float, default=None,
                         help="ablation: validation rows scored per training row, at most (default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from recsys.events.log import append_interactions
 from recsys.store import open_database
@@ -98,3 +99,7 @@ def test_the_next_cycle_continues_a_kept_candidate_and_trains_only_on_what_came_
     assert third.plan.data.new_train == len(new_rows) > 0
     assert third.plan.data.replayed == len(third.plan.data.split.train) - len(new_rows)
     assert third.gate.reference_version == "v0001"  # still judged against the champion
+    # Its start learned the replayed rows: each is trained once over the run, new rows every pass.
+    epochs, batch = 3, 16  # tiny_config: continue_epochs 3, batch_size 16
+    assert third.train["replayed_once"] == third.plan.data.replayed > 0
+    assert third.train["total_steps"] == epochs * math.ceil((len(new_rows) + third.plan.data.replayed / epochs) / batch)

@@ -148,6 +148,15 @@ def eval_cadence(config: TrainConfig, steps_per_epoch: int, validation_rows: int
     return max(1, min(steps_per_epoch, math.ceil(rows / config.batch_size)))
 
 
+def _replay_shares(new: int, replayed: int, epochs: int, generator: torch.Generator) -> list[list[int]]:
+    """The replayed rows' indices (after the ``new`` training rows), shuffled once and cut into
+    one share per epoch, so each is trained once over the run; none without replayed rows."""
+    if not replayed:
+        return []
+    order = torch.randperm(replayed, generator=generator).tolist()
+    return [[new + i for i in order[k * replayed // epochs : (k + 1) * replayed // epochs]] for k in range(epochs)]
+
+
 class AdapterTrainer:
     """One adapter's training, a step at a time (``train_adapter`` runs it to the end).
 
@@ -169,25 +178,30 @@ class AdapterTrainer:
         labels: Sequence[str] | None = None,
         init_from: Path | None = None,
         on_step: StepCallback | None = None,
+        replay: Sequence[Example] = (),
     ) -> None:
         require_training_examples(train)
         self.monitor = resolve_monitor(config.monitor, base.task)
-        label_list = _resolve_labels(base, train, validation, labels)
+        rows = [*train, *replay]
+        label_list = _resolve_labels(base, rows, validation, labels)
         self.base, self.config, self.on_step = base, config, on_step
         self.adapter, self.warm_started_modules = prepare_adapter(
             base, layers=layers, groups=groups, config=config, labels=label_list, init_from=init_from,
-            examples=train if config.imprint_new_labels else (),
+            examples=rows if config.imprint_new_labels else (),
         )
         self.objective = objective_for(base, label_list, config.max_length, config.label_smoothing)
         self.val_examples = list(validation)
-        self.train_items = self.objective.encode(train)
+        # ``train`` rows come first, then ``replay`` (see _epoch_order).
+        self.train_items = self.objective.encode(rows)
+        self.new_rows, self.replayed_rows = len(train), len(replay)
         # Shortest first: a validation pass pads each batch to its longest item (the sums do not
         # depend on the order; the cached states below follow this order).
         self.val_items = sorted(self.objective.encode(validation), key=self.objective.length)
         self.trainable = _trainable(self.adapter)
         self._cache_frozen_layers()
         self.optimizer = _optimizer(self.adapter, config)
-        steps_per_epoch = math.ceil(len(self.train_items) / config.batch_size)
+        # An epoch is every training row and 1/epochs of the replayed ones.
+        steps_per_epoch = math.ceil((len(train) + len(replay) / config.epochs) / config.batch_size)
         self.total_steps = steps_per_epoch * config.epochs
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
@@ -200,6 +214,8 @@ class AdapterTrainer:
             self._rng = torch.random.get_rng_state()
         self._shuffle = torch.Generator().manual_seed(config.seed)
         self._order: list[int] = []
+        self._epochs_started = 0
+        self._replay_shares = _replay_shares(len(train), len(replay), config.epochs, self._shuffle)
         self.step_count = 0
         self.history: list[EvalPoint] = []
         self.step_losses: list[float] = []
@@ -275,12 +291,20 @@ class AdapterTrainer:
             _set_mode(self.adapter, True)
         return float(metrics["token_f1"])
 
+    def _epoch_order(self) -> list[int]:
+        """The next epoch's rows, shuffled: every training row and this epoch's replay share."""
+        if not self._replay_shares:
+            return torch.randperm(len(self.train_items), generator=self._shuffle).tolist()
+        rows = [*range(self.new_rows), *self._replay_shares[self._epochs_started % len(self._replay_shares)]]
+        self._epochs_started += 1
+        return [rows[i] for i in torch.randperm(len(rows), generator=self._shuffle).tolist()]
+
     def step(self) -> float:
         """One optimisation step (and a validation pass when one is due); returns the loss."""
         if self.done:
             raise RuntimeError(f"training already finished after {self.step_count} steps")
         if not self._order:
-            self._order = torch.randperm(len(self.train_items), generator=self._shuffle).tolist()
+            self._order = self._epoch_order()
         chunk, self._order = self._order[: self.config.batch_size], self._order[self.config.batch_size :]
         batch = self.objective.batch([self.train_items[i] for i in chunk])
         with torch.random.fork_rng(devices=[]):
@@ -347,18 +371,21 @@ def train_adapter(
     labels: Sequence[str] | None = None,
     init_from: Path | None = None,
     on_step: StepCallback | None = None,
+    replay: Sequence[Example] = (),
 ) -> TrainResult:
     """Train LoRA on ``layers`` x ``groups`` of ``base`` and return it with the best weights.
 
     ``labels`` fixes the head's label set (default: the training labels, sorted);
     ``init_from`` is a parent adapter folder to warm-start from; ``on_step(step, total,
-    loss)`` is called after every step. With an empty validation set there is no early
+    loss)`` is called after every step. ``replay``: rows the start already learned (a continued
+    adapter's replayed history), each trained once, spread evenly over the epochs, while
+    ``train`` rows are trained every epoch. With an empty validation set there is no early
     stopping and the last step's weights are kept. Raises EmptyTrainingSetError,
     UnseenLabelError, ValueError (layers/groups out of range) before any work.
     """
     trainer = AdapterTrainer(
         base, train, validation, layers=layers, groups=groups, config=config,
-        labels=labels, init_from=init_from, on_step=on_step,
+        labels=labels, init_from=init_from, on_step=on_step, replay=replay,
     )
     description = f"tune {base.name} layers {list(trainer.adapter.info.layers)}"
     with tqdm(total=trainer.total_steps, desc=description, disable=not config.progress, leave=False) as bar:

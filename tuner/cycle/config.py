@@ -63,9 +63,13 @@ class CycleConfig:
     so its first steps do not throw the champion's weights out of their optimum and its
     last ones refine. Continuing its own domain's adapter (not a child's first candidate,
     which starts from its parent with new rows only), it runs all ``continue_epochs``
-    passes over its new and replayed rows: its validation accuracy dips while the
+    passes over its new rows: its validation accuracy dips while the
     warmed-up rate is high and recovers as it decays, so patience would stop it before
-    the decay (the best pass is still the one kept; 0 keeps ``train.epochs`` and patience). A domain whose candidates
+    the decay (the best pass is still the one kept; 0 keeps ``train.epochs`` and patience).
+    With ``spread_replay`` its replayed rows, which its start already learned, are each
+    trained once, spread over those passes (new rows every pass): a night then costs
+    ``continue_epochs`` passes over its new rows plus one over the replay, not
+    ``continue_epochs`` over both (False: every pass covers both). A domain whose candidates
     fail the gate by the margin ``escalation_after`` cycles running while its error rate
     stays at or above ``escalation_error_rate`` gets ``escalation_budget_factor`` times
     the layer budget (up to ``escalation_max_level`` such steps; ``recsys.escalation``).
@@ -102,6 +106,7 @@ class CycleConfig:
     continue_warmup: float = 0.1
     continue_lr_scale: float = 1.0
     continue_epochs: int = 3
+    spread_replay: bool = True
     escalation_after: int = 2
     escalation_error_rate: float = 0.05
     escalation_budget_factor: float = 2.0
@@ -152,8 +157,9 @@ class CycleConfig:
             check_domain_name(name, field="domains")
         if len(set(self.domains)) != len(self.domains):
             raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
-        if not isinstance(self.dry_run, bool):
-            raise ValueError(f"dry_run must be a bool, got {self.dry_run!r}")
+        for name in ("dry_run", "spread_replay"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         hours = self.review_max_age_hours
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours < math.inf:
             raise ValueError(f"review_max_age_hours must be a finite number of hours > 0, got {hours!r}")

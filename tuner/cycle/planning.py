@@ -66,6 +66,13 @@ class DomainData:
     replayed: int = 0
     # Training examples of the whole history (what training on everything would cost).
     history_train: int = 0
+    # Training rows up to this seq are the replayed ones (what the candidate's start learned).
+    seen_seq: int = 0
+
+    def replayed_rows(self) -> tuple[list[Example], list[Example]]:
+        """The training rows split into the new ones and the replayed ones."""
+        new = [e for e in self.split.train if (e.seq or 0) > self.seen_seq]
+        return new, [e for e in self.split.train if (e.seq or 0) <= self.seen_seq]
 
     def probe_examples(self, limit: int) -> list[Example]:
         """The newest corrected training examples (all training examples when none was corrected)."""
@@ -210,7 +217,7 @@ def load_domain_data(
         return f"no labeled examples fall in the held-out split ({config.test:g} of {len(examples)})"
     if config.task == "classification" and len({e.target for e in split.train}) < 2:
         return "its training examples have fewer than 2 distinct labels"
-    return DomainData(split, corrected, new_train, replayed, len(whole.train))
+    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq)
 
 
 def qualify(

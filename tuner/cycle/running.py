@@ -217,10 +217,13 @@ def train_domain(
               f"warm start {f'{source.domain}/{source.version}' if source else 'none'}, {len(split.train)} examples")
     from_parent = source is not None and source.domain != domain
     train_config = config.train_config(source is not None, from_parent)  # a warm start gets the continuing schedule
+    # Continuing its own adapter, the rows it learned are replayed once over the run (spread_replay).
+    continues_own = source is not None and not from_parent
+    train_rows, replay = plan.data.replayed_rows() if config.spread_replay and continues_own else (split.train, [])
     result = train_adapter(
-        ws.base, split.train, validation, layers=plan.layers, groups=plan.groups,
+        ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
-        labels=labels, init_from=source.path if source else None, on_step=on_step,
+        labels=labels, init_from=source.path if source else None, on_step=on_step, replay=replay,
     )  # fmt: skip
     ctx.check()
     gate_started = time.perf_counter()
@@ -241,7 +244,7 @@ def train_domain(
         "warm_started_modules": result.warm_started_modules,
         "cached_layers": result.cached_layers, "cache_seconds": result.cache_seconds,
         "final_loss": result.step_losses[-1] if result.step_losses else None,
-        "examples": len(split.train), "monitor": result.monitor, "best_metric": result.best_metric,
+        "examples": len(split.train), "replayed_once": len(replay), "monitor": result.monitor, "best_metric": result.best_metric,
         "evals": len(result.history), "eval_every": result.eval_every, "stop_reason": result.stop_reason,
         "why_stopped": result.why_stopped(), "eval_seconds": result.eval_seconds, "gate_seconds": gate_seconds,
     }  # fmt: skip
