@@ -9,7 +9,7 @@ from recsys.events.log import append_interactions
 from recsys.store import open_database
 from tests.cycle_logs import FINE, STRUGGLING, domain_events, mixed_log
 from tests.test_cycle_run import tiny_config, workspace  # noqa: F401 - the fixture
-from tuner.cycle.continuation import continuation, learned_seq
+from tuner.cycle.continuation import continuation, learned_seq, tried_seq
 from tuner.cycle.running import run_cycle
 
 
@@ -54,6 +54,8 @@ def test_with_a_significance_level_only_a_loss_the_rows_show_breaks_the_line(tmp
         assert continuation(db, "billing", 0.05).version == "v0002" and learned_seq(db, "billing", 0.05) == 200
         _adapter_row(db, "v0003", "rejected", 300, clear)
         assert continuation(db, "billing", 0.05) is None and learned_seq(db, "billing", 0.05) == 100
+        # The broken line's rows are not learned, but a candidate trained on them: not new either.
+        assert tried_seq(db, "billing") == 300 and tried_seq(db, "other") == 0
         _adapter_row(db, "v0004", "rejected", 400, _kept(-0.001))  # no row counts (an older gate): a loss
         assert continuation(db, "billing", 0.05) is None
     finally:

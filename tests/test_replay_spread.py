@@ -58,10 +58,22 @@ def test_without_replay_the_epoch_order_is_the_plain_shuffle(bert_classifier):
 def test_domain_data_splits_its_training_rows_at_what_the_start_learned():
     rows = toy_split(120).train
     seen = sorted(e.seq for e in rows)[len(rows) // 2]
-    data = DomainData(DataSplit(rows, [], []), frozenset(), seen_seq=seen)
-    new, replayed = data.replayed_rows()
-    assert new and replayed and len(new) + len(replayed) == len(rows)
+    data = DomainData(DataSplit(rows, [], []), frozenset(), seen_seq=seen, tried_seq=seen)
+    new, replayed = data.pass_rows()
+    assert new and replayed and len(new) + len(replayed) == len(rows) and data.retried == 0
     assert all(e.seq > seen for e in new) and all(e.seq <= seen for e in replayed)
+
+
+def test_rows_a_broken_line_trained_on_are_trained_once():
+    rows = toy_split(120).train
+    seqs = sorted(e.seq for e in rows)
+    learned, tried = seqs[len(rows) // 3], seqs[2 * len(rows) // 3]
+    data = DomainData(DataSplit(rows, [], []), frozenset(), seen_seq=learned, tried_seq=tried)
+    every_pass, once = data.pass_rows()
+    assert all(e.seq > tried for e in every_pass) and all(e.seq <= tried for e in once)
+    assert data.retried == sum(learned < e.seq <= tried for e in rows) > 0
+    # Nothing new since the last candidate: every row gets every pass.
+    assert DomainData(DataSplit(rows, [], []), frozenset(), seen_seq=learned, tried_seq=seqs[-1]).pass_rows() == (rows, [])
 
 
 def test_spread_replay_must_be_a_bool():

@@ -19,7 +19,9 @@ losses on the rows where the two differ significantly outnumber its wins
 row in a thousand sent the next night back to the champion with two nights' rows to
 learn, at twice the cost (150 intents: 4,664 rows against 2,351). A continuation that
 loses to the champion, fails an audit, was held for review or was compared with an
-earlier champion breaks the line: the next candidate starts from the champion again.
+earlier champion breaks the line: the next candidate starts from the champion again, and
+the rows the broken line trained on are trained once, like the replay, not on every pass
+(``tried_seq``, ``DomainData.pass_rows``), so a broken line does not double a night.
 """
 
 from __future__ import annotations
@@ -79,6 +81,21 @@ def continuation(db: Database, domain: str, significance: float = 0.0) -> Contin
     if not all(audit.get("passed", False) for audit in gate.get("audits", [])):
         return None
     return Continuation(version, int(data_to_seq), float(gain), champion[0])
+
+
+def tried_seq(db: Database, domain: str) -> int:
+    """The last ingest seq any candidate of the domain trained on, whatever the gate decided (0 without one).
+
+    Rows after it are new to every adapter of the domain (``recsys.cycles.new_labeled_counts``
+    counts the same); rows between ``learned_seq`` and it were trained on by a candidate whose
+    line broke, and the next one's start has not learned them.
+    """
+    cursor = db.cursor()
+    try:
+        row = cursor.execute("SELECT coalesce(max(data_to_seq), 0) FROM adapters WHERE domain = ?", [domain]).fetchone()
+    finally:
+        cursor.close()
+    return int(row[0])
 
 
 def learned_seq(db: Database, domain: str, significance: float = 0.0) -> int:

@@ -26,7 +26,7 @@ from recsys.probes import write_probes
 from recsys.ranking import DomainRanker, DomainScore, EmptyLogError, RankerConfig
 from recsys.store import Database
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.continuation import learned_seq
+from tuner.cycle.continuation import learned_seq, tried_seq
 from tuner.cycle.errors import CycleCancelledError
 from tuner.cycle.escalation import domain_escalation
 from tuner.cycle.probing import probe_domain
@@ -68,11 +68,24 @@ class DomainData:
     history_train: int = 0
     # Training rows up to this seq are the replayed ones (what the candidate's start learned).
     seen_seq: int = 0
+    # Rows up to this seq were trained on by an earlier candidate of the domain (``tried_seq``).
+    tried_seq: int = 0
 
-    def replayed_rows(self) -> tuple[list[Example], list[Example]]:
-        """The training rows split into the new ones and the replayed ones."""
-        new = [e for e in self.split.train if (e.seq or 0) > self.seen_seq]
-        return new, [e for e in self.split.train if (e.seq or 0) <= self.seen_seq]
+    def pass_rows(self) -> tuple[list[Example], list[Example]]:
+        """The training rows split into those no candidate trained on yet (every pass of a
+        continued candidate) and the rest, trained once: the replayed ones, and those an
+        earlier candidate trained on whose line broke (``retried``). Without rows of the first
+        kind, every row gets every pass."""
+        fresh = max(self.seen_seq, self.tried_seq)
+        every_pass = [e for e in self.split.train if (e.seq or 0) > fresh]
+        if not every_pass:
+            return list(self.split.train), []
+        return every_pass, [e for e in self.split.train if (e.seq or 0) <= fresh]
+
+    @property
+    def retried(self) -> int:
+        """Training rows the start has not learned that an earlier candidate already trained on."""
+        return sum(self.seen_seq < (e.seq or 0) <= self.tried_seq for e in self.split.train)
 
     def probe_examples(self, limit: int) -> list[Example]:
         """The newest corrected training examples (all training examples when none was corrected)."""
@@ -199,12 +212,13 @@ def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple
 
 
 def load_domain_data(
-    db: Database, domain: str, until_seq: int, config: CycleConfig, seen_seq: int = 0
+    db: Database, domain: str, until_seq: int, config: CycleConfig, seen_seq: int = 0, tried: int = 0
 ) -> DomainData | str:
     """The domain's labeled events up to ``until_seq``, split by event id; a reason when unusable.
 
     Training rows after ``seen_seq`` (what the next candidate's start learned, ``learned_seq``) are
-    new; the older ones are replayed as ``bounded_split`` says.
+    new; the older ones are replayed as ``bounded_split`` says. ``tried``: the last seq an earlier
+    candidate trained on (``tried_seq``; see ``DomainData.pass_rows``).
     """
     interactions = fetch_interactions(db, domain=domain, until_seq=until_seq)
     examples = [e for e in map(example_from, interactions) if e is not None]
@@ -217,7 +231,7 @@ def load_domain_data(
         return f"no labeled examples fall in the held-out split ({config.test:g} of {len(examples)})"
     if config.task == "classification" and len({e.target for e in split.train}) < 2:
         return "its training examples have fewer than 2 distinct labels"
-    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq)
+    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq, tried)
 
 
 def qualify(
@@ -239,7 +253,7 @@ def qualify(
             reason = f"ranked below the {limit} domain(s) this cycle tunes"
         else:
             learned = learned_seq(ctx.db, score.domain, config.significance)
-            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, learned)
+            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, learned, tried_seq(ctx.db, score.domain))
             if isinstance(data, str):
                 reason = data
             else:

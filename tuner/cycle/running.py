@@ -217,9 +217,11 @@ def train_domain(
               f"warm start {f'{source.domain}/{source.version}' if source else 'none'}, {len(split.train)} examples")
     from_parent = source is not None and source.domain != domain
     train_config = config.train_config(source is not None, from_parent)  # a warm start gets the continuing schedule
-    # Continuing its own adapter, the rows it learned are replayed once over the run (spread_replay).
+    # Continuing its own adapter, only rows no candidate trained on yet get every pass (spread_replay).
     continues_own = source is not None and not from_parent
-    train_rows, replay = plan.data.replayed_rows() if config.spread_replay and continues_own else (split.train, [])
+    train_rows, replay = plan.data.pass_rows() if config.spread_replay and continues_own else (split.train, [])
+    if replay and plan.data.retried:
+        notes.append(f"{plan.data.retried} rows an earlier candidate trained on (its line broke) are trained once")
     result = train_adapter(
         ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
