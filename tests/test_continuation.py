@@ -52,6 +52,9 @@ def test_with_a_significance_level_only_a_loss_the_rows_show_breaks_the_line(tmp
         _adapter_row(db, "v0002", "rejected", 200, one_row)
         assert continuation(db, "billing") is None  # significance 0: any loss breaks it
         assert continuation(db, "billing", 0.05).version == "v0002" and learned_seq(db, "billing", 0.05) == 200
+        # A line looked up already (None included) is not looked up again.
+        assert learned_seq(db, "billing", 0.05, None) == 100
+        assert learned_seq(db, "billing", 0.0, continuation(db, "billing", 0.05)) == 200
         _adapter_row(db, "v0003", "rejected", 300, clear)
         assert continuation(db, "billing", 0.05) is None and learned_seq(db, "billing", 0.05) == 100
         # The broken line's rows are not learned, but a candidate trained on them: not new either.
@@ -96,6 +99,7 @@ def test_the_next_cycle_continues_a_kept_candidate_and_trains_only_on_what_came_
     (third,) = run_cycle(workspace, tiny_config(workspace.base)).outcomes
 
     assert third.warm_start == f"billing/{kept.staged.version}"
+    assert third.plan.data.line.version == kept.staged.version  # the planner decided it; the worker started from it
     assert any(note.startswith(f"continues {kept.staged.version}") for note in third.notes)
     new_rows = [e for e in third.plan.data.split.train if e.seq > kept_to]
     assert third.plan.data.new_train == len(new_rows) > 0

@@ -98,8 +98,14 @@ def tried_seq(db: Database, domain: str) -> int:
     return int(row[0])
 
 
-def learned_seq(db: Database, domain: str, significance: float = 0.0) -> int:
-    """The last ingest seq the next candidate's starting point learned from (0 without one)."""
+_LOOK_UP = object()
+
+
+def learned_seq(db: Database, domain: str, significance: float = 0.0, line: Continuation | None | object = _LOOK_UP) -> int:
+    """The last ingest seq the next candidate's starting point learned from (0 without one).
+
+    ``line``: the continuation already looked up, None included (default: look it up).
+    """
     cursor = db.cursor()
     try:
         row = cursor.execute(
@@ -107,5 +113,6 @@ def learned_seq(db: Database, domain: str, significance: float = 0.0) -> int:
         ).fetchone()
     finally:
         cursor.close()
-    line = continuation(db, domain, significance)
-    return max(int(row[0]), line.data_to_seq if line else 0)
+    if line is _LOOK_UP:
+        line = continuation(db, domain, significance)
+    return max(int(row[0]), line.data_to_seq if isinstance(line, Continuation) else 0)

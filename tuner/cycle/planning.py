@@ -26,7 +26,7 @@ from recsys.probes import write_probes
 from recsys.ranking import DomainRanker, DomainScore, EmptyLogError, RankerConfig
 from recsys.store import Database
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.continuation import learned_seq, tried_seq
+from tuner.cycle.continuation import Continuation, continuation, learned_seq, tried_seq
 from tuner.cycle.errors import CycleCancelledError
 from tuner.cycle.escalation import domain_escalation
 from tuner.cycle.probing import probe_domain
@@ -70,6 +70,8 @@ class DomainData:
     seen_seq: int = 0
     # Rows up to this seq were trained on by an earlier candidate of the domain (``tried_seq``).
     tried_seq: int = 0
+    # The kept candidate the next one continues (decided here once; the worker starts from it).
+    line: Continuation | None = None
 
     def pass_rows(self) -> tuple[list[Example], list[Example]]:
         """The training rows split into those no candidate trained on yet (every pass of a
@@ -212,13 +214,15 @@ def bounded_split(split: DataSplit, seen_seq: int, config: CycleConfig) -> tuple
 
 
 def load_domain_data(
-    db: Database, domain: str, until_seq: int, config: CycleConfig, seen_seq: int = 0, tried: int = 0
+    db: Database, domain: str, until_seq: int, config: CycleConfig, seen_seq: int = 0, tried: int = 0,
+    line: Continuation | None = None,
 ) -> DomainData | str:
     """The domain's labeled events up to ``until_seq``, split by event id; a reason when unusable.
 
     Training rows after ``seen_seq`` (what the next candidate's start learned, ``learned_seq``) are
     new; the older ones are replayed as ``bounded_split`` says. ``tried``: the last seq an earlier
-    candidate trained on (``tried_seq``; see ``DomainData.pass_rows``).
+    candidate trained on (``tried_seq``; see ``DomainData.pass_rows``); ``line``: the kept candidate
+    the next one continues.
     """
     interactions = fetch_interactions(db, domain=domain, until_seq=until_seq)
     examples = [e for e in map(example_from, interactions) if e is not None]
@@ -231,7 +235,7 @@ def load_domain_data(
         return f"no labeled examples fall in the held-out split ({config.test:g} of {len(examples)})"
     if config.task == "classification" and len({e.target for e in split.train}) < 2:
         return "its training examples have fewer than 2 distinct labels"
-    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq, tried)
+    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq, tried, line)
 
 
 def qualify(
@@ -252,8 +256,10 @@ def qualify(
         elif len(chosen) >= limit:
             reason = f"ranked below the {limit} domain(s) this cycle tunes"
         else:
-            learned = learned_seq(ctx.db, score.domain, config.significance)
-            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, learned, tried_seq(ctx.db, score.domain))
+            line = continuation(ctx.db, score.domain, config.significance)
+            learned = learned_seq(ctx.db, score.domain, config.significance, line)
+            data = load_domain_data(ctx.db, score.domain, ctx.window[1], config, learned,
+                                    tried_seq(ctx.db, score.domain), line)
             if isinstance(data, str):
                 reason = data
             else:

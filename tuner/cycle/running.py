@@ -33,7 +33,7 @@ from recsys.store import Database
 from tuner.adapters import Adapter
 from tuner.chains import child_config, parent_of
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.continuation import continuation
+from tuner.cycle.continuation import Continuation
 from tuner.cycle.gate import GateResult, gate
 from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, plan_cycle
 from tuner.cycle.progress import CycleEvent, EventSink, ignore
@@ -142,18 +142,19 @@ WarmSource = AdapterRecord | StagedAdapter
 
 
 def _warm_source(
-    ws: Workspace, domain: str, config: CycleConfig, notes: list[str], promoted_here: dict[str, StagedAdapter]
+    ws: Workspace, domain: str, line: Continuation | None, config: CycleConfig, notes: list[str],
+    promoted_here: dict[str, StagedAdapter],
 ) -> WarmSource | None:
     """The domain's kept candidate it continues, else its champion, else its parent's newest
     adapter: the first that fits this base and rank.
 
-    A kept candidate is continued as ``tuner.cycle.continuation`` says. The parent's newest
+    ``line``: the kept candidate to continue, as the planner found it (``tuner.cycle.continuation``,
+    decided once so the rows counted as learned and the start agree). The parent's newest
     is the candidate this cycle promotes for it (``promoted_here``, committed with the
     child in one transaction), else its champion: so a chain whose parent and child both
     train in one cycle runs base, then parent, then child.
     """
     own = ws.registry.champion(domain)
-    line = continuation(ws.registry.db, domain, config.significance)
     parent = parent_of(ws.registry, domain)
     candidates: list[WarmSource | None] = [own] if own else []
     if line is not None:
@@ -193,7 +194,7 @@ def train_domain(
     started = time.perf_counter()
     domain, split = plan.domain, plan.data.split
     notes: list[str] = []
-    source = _warm_source(ws, domain, config, notes, promoted_here)
+    source = _warm_source(ws, domain, plan.data.line, config, notes, promoted_here)
     labels = None
     validation = split.validation
     if ws.base.task == "classification":
