@@ -193,7 +193,7 @@ class AdapterTrainer:
         self.val_examples = list(validation)
         # ``train`` rows come first, then ``replay`` (see _epoch_order).
         self.train_items = self.objective.encode(rows)
-        self.new_rows, self.replayed_rows = len(train), len(replay)
+        self.new_rows = len(train)
         # Shortest first: a validation pass pads each batch to its longest item (the sums do not
         # depend on the order; the cached states below follow this order).
         self.val_items = sorted(self.objective.encode(validation), key=self.objective.length)

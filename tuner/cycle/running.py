@@ -221,8 +221,9 @@ def train_domain(
     # Continuing its own adapter, only rows no candidate trained on yet get every pass (spread_replay).
     continues_own = source is not None and not from_parent
     train_rows, replay = plan.data.pass_rows() if config.spread_replay and continues_own else (split.train, [])
-    if replay and plan.data.retried:
-        notes.append(f"{plan.data.retried} rows an earlier candidate trained on (its line broke) are trained once")
+    retried = plan.data.retried if replay else 0
+    if retried:
+        notes.append(f"{retried} rows an earlier candidate trained on (its line broke) are trained once")
     result = train_adapter(
         ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
