@@ -139,7 +139,8 @@ def test_evaluation_inputs(bert_classifier):
      ("epochs", 1.5), ("max_steps", -1), ("patience", -2), ("eval_every", -1), ("monitor", "f1"),
      ("max_length", 0), ("head_lr", 0.0), ("weight_decay", -0.1), ("rank", True), ("progress", "yes"),
      ("cache_frozen_layers", 1), ("eval_examples", 0), ("schedule", "step"), ("warmup", 1.0), ("warmup", -0.1),
-     ("label_smoothing", 1.0), ("label_smoothing", float("inf"))],
+     ("label_smoothing", 1.0), ("label_smoothing", float("inf")), ("eval_share", 0.0), ("eval_share", -0.5),
+     ("eval_share", float("nan"))],
 )
 def test_train_config_names_the_bad_field_and_value(field, value):
     with pytest.raises(ValueError, match=rf"{field} .*{value!r}".replace("(", r"\(").replace(")", r"\)")):
