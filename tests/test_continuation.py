@@ -108,4 +108,8 @@ def test_the_next_cycle_continues_a_kept_candidate_and_trains_only_on_what_came_
     # Its start learned the replayed rows: each is trained once over the run, new rows every pass.
     epochs, batch = 3, 16  # tiny_config: continue_epochs 3, batch_size 16
     assert third.train["replayed_once"] == third.plan.data.replayed > 0
+    # Its start was selected on these validation rows: scored, never kept (TrainConfig.select_start).
+    assert kept.train["best_step"] > 0 and third.train["best_step"] > 0
+    assert third.train["start_not_kept"] == third.history[0].val_metric
+    assert "may not be kept" in third.train["why_stopped"]
     assert third.train["total_steps"] == epochs * math.ceil((len(new_rows) + third.plan.data.replayed / epochs) / batch)

@@ -63,6 +63,7 @@ def test_torch_free_copies_match_the_tuner():
         ("continue_lr_scale", 1.5, r"continue_lr_scale must be a number in \(0, 1\], got 1.5"),
         ("continue_epochs", -1, "continue_epochs must be an integer >= 0, got -1"),
         ("continue_epochs", 1.5, "continue_epochs must be an integer >= 0, got 1.5"),
+        ("continue_select_start", 1, "continue_select_start must be a bool, got 1"),
     ],
 )
 def test_bad_cycle_config_values_are_named(field, value, message):
@@ -186,5 +187,8 @@ def test_a_warm_started_candidate_gets_the_continuing_schedule_at_the_scaled_rat
     assert (continued.epochs, continued.min_epochs) == (config.continue_epochs, float(config.continue_epochs))
     child = config.train_config(True, from_parent=True)  # a child's first candidate: only new rows
     assert (child.epochs, child.min_epochs, child.schedule) == (config.train.epochs, config.train.min_epochs, "cosine")
+    # Its start was selected on these validation rows: it may not be kept on them (the gate judges it).
+    assert fresh.select_start and child.select_start and not continued.select_start
+    assert CycleConfig(continue_select_start=True).train_config(True).select_start
     kept = CycleConfig(continue_epochs=0).train_config(True)
     assert (kept.epochs, kept.min_epochs, kept.patience) == (config.train.epochs, config.train.min_epochs, config.train.patience)

@@ -91,6 +91,29 @@ def test_early_stop_on_accuracy_says_why(bert_classifier):
     assert "2 evaluations without a better accuracy" in result.why_stopped()
 
 
+def test_a_start_that_may_not_be_kept_loses_to_the_best_trained_pass(bert_classifier):
+    split = toy_split(160)
+    # Far too high a rate, as below: every evaluation after step 0 is worse, so only select_start decides.
+    config = TrainConfig(epochs=2, lr=0.5, batch_size=16, eval_every=5, patience=0, progress=False)
+    kept_start = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
+    assert kept_start.best_step == 0
+    trained = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1],
+                            config=replace(config, select_start=False))
+    # Step 0 is still scored (the curve starts there), but the pass kept is the best later one.
+    start = trained.history[0]
+    assert start.step == 0 and start.val_accuracy == kept_start.history[0].val_accuracy
+    replay = Selection("accuracy")
+    for point in trained.history[1:]:
+        replay.offer(point.step, point.val_accuracy, point.val_loss)
+    assert trained.best_step == replay.best_step > 0
+    assert trained.best_metric == replay.best_metric < start.val_accuracy  # the better start is not kept
+    assert f"the start scored {start.val_accuracy:.4f} there and may not be kept" in trained.why_stopped()
+    assert kept_start.start_not_kept is None and "the start scored" not in kept_start.why_stopped()
+    objective = objective_for(bert_classifier, trained.adapter.labels, config.max_length)
+    _, accuracy = _validate(objective, trained.adapter, objective.encode(split.validation), config.batch_size)
+    assert accuracy == pytest.approx(trained.best_metric)
+
+
 def test_patience_never_stops_before_min_epochs_passes_over_the_training_set(bert_classifier):
     split = toy_split(160)
     # As above, every evaluation after step 0 is worse; patience alone stops at step 2.

@@ -140,7 +140,7 @@ def test_evaluation_inputs(bert_classifier):
      ("max_length", 0), ("head_lr", 0.0), ("weight_decay", -0.1), ("rank", True), ("progress", "yes"),
      ("cache_frozen_layers", 1), ("eval_examples", 0), ("schedule", "step"), ("warmup", 1.0), ("warmup", -0.1),
      ("label_smoothing", 1.0), ("label_smoothing", float("inf")), ("eval_share", 0.0), ("eval_share", -0.5),
-     ("eval_share", float("nan"))],
+     ("eval_share", float("nan")), ("select_start", 0), ("select_start", "no")],
 )
 def test_train_config_names_the_bad_field_and_value(field, value):
     with pytest.raises(ValueError, match=rf"{field} .*{value!r}".replace("(", r"\(").replace(")", r"\)")):

@@ -44,7 +44,13 @@ class TrainConfig:
     restored at the end. ``schedule`` shapes the learning rate: linear warmup over
     ``warmup`` (a fraction of the steps), then constant, linear or cosine decay to 0;
     ``label_smoothing`` (classification) keeps the head from runaway confidence when
-    training continues from an already-trained adapter. ``cache_frozen_layers`` runs the frozen layers below
+    training continues from an already-trained adapter. ``select_start`` lets the start (step 0,
+    scored before any training) be the checkpoint kept; a candidate continuing an adapter that
+    was itself selected on the same validation rows turns it off: that start's score is the
+    best of its own run's passes on those rows, so it is biased upward and beats every honest
+    pass (150 intents: two nights in a row kept step 0, the champion itself), and the gate's
+    held-out rows, not validation, decide between the start and what training made of it.
+    ``cache_frozen_layers`` runs the frozen layers below
     the lowest adapted one once per example (in eval mode, so without dropout there) and
     trains on their cached output, instead of running them again on every step.
     """
@@ -71,6 +77,7 @@ class TrainConfig:
     max_length: int = 64
     head_scale: float = 20.0
     progress: bool = True
+    select_start: bool = True
     cache_frozen_layers: bool = True
     # A warm-started head's rows for labels its parent lacks start from the child's
     # training examples (imprinting, ``tuner.inheritance``), not from the label names.
@@ -106,7 +113,7 @@ class TrainConfig:
             _finite(self, name)
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("progress", "cache_frozen_layers", "imprint_new_labels"):
+        for name in ("progress", "select_start", "cache_frozen_layers", "imprint_new_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
 

@@ -78,12 +78,16 @@ class TrainResult:
     monitor: str = "loss"
     eval_every: int = 0
     stop_reason: str = "completed"
+    # The start's validation score when it could not be kept (``TrainConfig.select_start`` off).
+    start_not_kept: float | None = None
 
     def why_stopped(self) -> str:
         """One line for reports: where it stopped, why, and which checkpoint it kept."""
         if self.best_metric is None:
             return f"ran all {self.steps} steps without validation; kept the last"
         best = f"kept step {self.best_step} (best {self.monitor} {self.best_metric:.4f})"
+        if self.start_not_kept is not None:
+            best += f"; the start scored {self.start_not_kept:.4f} there and may not be kept (selected on those rows)"
         if self.stop_reason == "patience":
             since = sum(p.step > self.best_step for p in self.history)
             return f"stopped at step {self.steps}/{self.total_steps}: {since} evaluations without a better {self.monitor}; {best}"
@@ -276,6 +280,8 @@ class AdapterTrainer:
         recent = self.step_losses[self.history[-1].step if self.history else 0 :]
         train_loss = sum(recent) / len(recent) if recent else None
         self.history.append(EvalPoint(self.step_count, train_loss, val_loss, val_acc, metric))
+        if self.step_count == 0 and not self.config.select_start:
+            return  # scored for the curve and the report, never kept (TrainConfig.select_start)
         if self.selection.offer(self.step_count, metric, val_loss):
             self._best_state = self._snapshot()
 
@@ -357,6 +363,8 @@ class AdapterTrainer:
             monitor=self.monitor,
             eval_every=self.eval_every,
             stop_reason="patience" if self.stopped_early else "completed",
+            start_not_kept=None if self.config.select_start or not self.history or self.history[0].step
+            else self.history[0].val_metric,
         )
 
 

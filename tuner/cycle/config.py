@@ -69,7 +69,10 @@ class CycleConfig:
     With ``spread_replay`` its replayed rows, which its start already learned, are each
     trained once, spread over those passes (new rows every pass): a night then costs
     ``continue_epochs`` passes over its new rows plus one over the replay, not
-    ``continue_epochs`` over both (False: every pass covers both). A domain whose candidates
+    ``continue_epochs`` over both (False: every pass covers both). Such a candidate never keeps
+    its start (``continue_select_start`` False, ``TrainConfig.select_start``): the start was
+    selected on the same validation rows, so its score there is inflated; the gate judges it
+    against what training made of it on held-out rows instead. A domain whose candidates
     fail the gate by the margin ``escalation_after`` cycles running while its error rate
     stays at or above ``escalation_error_rate`` gets ``escalation_budget_factor`` times
     the layer budget (up to ``escalation_max_level`` such steps; ``recsys.escalation``).
@@ -107,6 +110,7 @@ class CycleConfig:
     continue_lr_scale: float = 1.0
     continue_epochs: int = 3
     spread_replay: bool = True
+    continue_select_start: bool = False
     escalation_after: int = 2
     escalation_error_rate: float = 0.05
     escalation_budget_factor: float = 2.0
@@ -157,7 +161,7 @@ class CycleConfig:
             check_domain_name(name, field="domains")
         if len(set(self.domains)) != len(self.domains):
             raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
-        for name in ("dry_run", "spread_replay"):
+        for name in ("dry_run", "spread_replay", "continue_select_start"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         hours = self.review_max_age_hours
@@ -179,6 +183,8 @@ class CycleConfig:
                             lr=self.train.lr * scale, head_lr=(self.train.head_lr or self.train.lr) * scale)
         if self.continue_epochs and not from_parent:
             continued = replace(continued, epochs=self.continue_epochs, min_epochs=float(self.continue_epochs))
+        if not from_parent:
+            continued = replace(continued, select_start=self.continue_select_start)
         return continued
 
     @property

@@ -250,7 +250,7 @@ def train_domain(
         "final_loss": result.step_losses[-1] if result.step_losses else None,
         "examples": len(split.train), "replayed_once": len(replay), "monitor": result.monitor, "best_metric": result.best_metric,
         "evals": len(result.history), "eval_every": result.eval_every, "stop_reason": result.stop_reason,
-        "why_stopped": result.why_stopped(), "eval_seconds": result.eval_seconds, "gate_seconds": gate_seconds,
+        "start_not_kept": result.start_not_kept, "why_stopped": result.why_stopped(), "eval_seconds": result.eval_seconds, "gate_seconds": gate_seconds,
     }  # fmt: skip
     return DomainOutcome(
         plan, staged, f"{source.domain}/{source.version}" if source else None, notes, train,
