@@ -144,6 +144,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
     if args.no_spread_replay:
         cycle = replace(cycle, spread_replay=False)
+    if args.no_escalation:
+        cycle = replace(cycle, escalation_max_level=0)
     if args.keep_start:
         cycle = replace(cycle, continue_select_start=True)
     if args.eval_share is not None:
@@ -327,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                              "and patience; default: the cycle's)")
     parser.add_argument("--no-spread-replay", action="store_true",
                         help="ablation: a continued candidate's every pass covers its replayed rows too")
+    parser.add_argument("--no-escalation", action="store_true",
+                        help="ablation: never widen a stuck domain's target (escalation_max_level 0)")
     parser.add_argument("--keep-start", action="store_true",
                         help="ablation: a continued candidate may keep its start (step 0) as its best checkpoint")
     parser.add_argument("--eval-share", type=float, default=None,
