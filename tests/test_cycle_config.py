@@ -182,11 +182,13 @@ def test_a_warm_started_candidate_gets_the_continuing_schedule_at_the_scaled_rat
     assert (continued.schedule, continued.warmup) == (config.continue_schedule, config.continue_warmup)
     assert continued.lr == pytest.approx(config.train.lr * 0.25)
     assert continued.head_lr == pytest.approx(config.train.head_lr * 0.25)
-    assert CycleConfig().train_config(True).lr == config.train.lr  # 1.0 by default: the same rates
+    assert CycleConfig().train_config(True).lr == pytest.approx(config.train.lr * 0.5)  # half the rates by default
     # Every one of its continue_epochs passes runs: patience may not stop it before the end.
     assert (continued.epochs, continued.min_epochs) == (config.continue_epochs, float(config.continue_epochs))
     child = config.train_config(True, from_parent=True)  # a child's first candidate: only new rows
     assert (child.epochs, child.min_epochs, child.schedule) == (config.train.epochs, config.train.min_epochs, "cosine")
+    # ... at the cold start's rates: a child's own scale (child_lr_scale) applies on top, not this one.
+    assert (child.lr, child.head_lr) == (config.train.lr, config.train.head_lr)
     # Its start was selected on these validation rows: it may not be kept on them (the gate judges it).
     assert fresh.select_start and child.select_start and not continued.select_start
     assert CycleConfig(continue_select_start=True).train_config(True).select_start
