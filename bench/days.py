@@ -282,7 +282,7 @@ def plot(splits: list[dict], path: Path, title: str) -> None:
     for index, split in enumerate(splits):
         color = f"C{index}"
         rows = split["rows"]
-        label = f"intents seed {split['intents_seed']}"
+        label = split.get("label") or f"intents seed {split['intents_seed']}"
         left.plot([r["day"] for r in rows], [r["accuracy"] for r in rows], "o-", color=color, label=f"{label}: cycle")
         tops = [r for r in rows if r["ceiling_accuracy"] is not None]
         left.plot([r["day"] for r in tops], [r["ceiling_accuracy"] for r in tops], "s--", color=color,

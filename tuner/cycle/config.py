@@ -63,7 +63,8 @@ class CycleConfig:
     out of their optimum and its last ones refine; continuing its own domain's adapter, at
     ``continue_lr_scale`` times the rates (LoRA and head): re-warmed to the cold start's
     peak rate, a night of thousands of rows moved it away from what it knew (150 intents,
-    two domains: 0.5 ended 0.7 and 0.9 points higher than 1.0, README "Days benchmark").
+    two domains: 0.5 ended 0.7 and 0.9 points higher than 1.0; 77 intents: 1.2 and 0.8;
+    README "Days benchmark").
     Continuing its own domain's adapter (not a child's first candidate, which starts
     from its parent with new rows only), it also runs all ``continue_epochs``
     passes over its new rows: its validation accuracy dips while the
