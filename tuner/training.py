@@ -363,8 +363,8 @@ class AdapterTrainer:
             monitor=self.monitor,
             eval_every=self.eval_every,
             stop_reason="patience" if self.stopped_early else "completed",
-            start_not_kept=None if self.config.select_start or not self.history or self.history[0].step
-            else self.history[0].val_metric,
+            # history[0] is step 0's pass whenever there is validation (scored in __init__).
+            start_not_kept=None if self.config.select_start or not self.history else self.history[0].val_metric,
         )
 
 

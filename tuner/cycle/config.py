@@ -182,14 +182,15 @@ class CycleConfig:
         start: none of its rows are replayed ones, so its passes are over new rows only."""
         if not warm_start:
             return self.train
-        # A child's first candidate keeps the rates: it has its own (child_lr_scale, tuner.chains.child_config).
-        scale = 1.0 if from_parent else self.continue_lr_scale
-        continued = replace(self.train, schedule=self.continue_schedule, warmup=self.continue_warmup,
-                            lr=self.train.lr * scale, head_lr=(self.train.head_lr or self.train.lr) * scale)
-        if self.continue_epochs and not from_parent:
+        head_lr = self.train.head_lr or self.train.lr
+        continued = replace(self.train, schedule=self.continue_schedule, warmup=self.continue_warmup, head_lr=head_lr)
+        if from_parent:
+            return continued  # the cold start's rates: a child has its own (child_lr_scale, tuner.chains.child_config)
+        scale = self.continue_lr_scale
+        continued = replace(continued, lr=self.train.lr * scale, head_lr=head_lr * scale,
+                            select_start=self.continue_select_start)
+        if self.continue_epochs:
             continued = replace(continued, epochs=self.continue_epochs, min_epochs=float(self.continue_epochs))
-        if not from_parent:
-            continued = replace(continued, select_start=self.continue_select_start)
         return continued
 
     @property
