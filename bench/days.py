@@ -57,7 +57,7 @@ from recsys.traffic import TrafficConfig, simulate_clinc_traffic  # noqa: E402
 from server.app import create_server, stop_server  # noqa: E402
 from server.client import AdaptuneClient  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
-from tuner.config import TrainConfig  # noqa: E402
+from tuner.config import SCHEDULES, TrainConfig  # noqa: E402
 from tuner.cycle.config import CycleConfig  # noqa: E402
 from tuner.data import Example  # noqa: E402
 from tuner.loading import load_base  # noqa: E402
@@ -142,6 +142,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
     if args.min_epochs is not None:
         cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
+    if args.schedule is not None:
+        cycle = replace(cycle, train=replace(cycle.train, schedule=args.schedule, warmup=args.warmup))
     if args.no_spread_replay:
         cycle = replace(cycle, spread_replay=False)
     if args.no_escalation:
@@ -167,7 +169,9 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     config = ServerConfig(db_path=folder / "adaptune.duckdb", host="127.0.0.1", port=0, grace_seconds=1.0,
                           adapters_dir=folder / "adapters", reports_dir=folder / "reports", cycle=cycle)
     # Every epoch runs (patience 0), the best validation pass kept: a ceiling stopped early is no ceiling.
-    ceiling_train = replace(cycle.train, epochs=args.ceiling_epochs, label_smoothing=0.0, seed=args.seed, patience=0)
+    # From the default training settings, so no ablation of the cycle moves the ceiling it is judged against.
+    ceiling_train = replace(CycleConfig(base_model=args.model).train, epochs=args.ceiling_epochs, label_smoothing=0.0,
+                            seed=args.seed, patience=0)
     server, port, context = create_server(config)
     server.start()
     registry = AdapterRegistry(context.db, config.adapters_dir)
@@ -322,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
     parser.add_argument("--min-epochs", type=float, default=None,
                         help="ablation: passes before patience may stop a candidate (default: the cycle's)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=None,
+                        help="ablation: a cold start's learning-rate schedule (default: the cycle's; the ceiling keeps the default)")
+    parser.add_argument("--warmup", type=float, default=0.0, help="with --schedule: its warmup share of the steps")
     parser.add_argument("--continue-lr-scale", type=float, default=None,
                         help="ablation: a warm-started candidate's rates x this (default: the cycle's)")
     parser.add_argument("--continue-epochs", type=int, default=None,
@@ -352,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("days", "intents", "per_day", "ceiling_epochs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup and args.schedule is None:
+        parser.error("--warmup shapes the --schedule ablation; give --schedule too")
+    if not 0.0 <= args.warmup < 1.0:
+        parser.error(f"--warmup must be in [0, 1), got {args.warmup}")
 
     torch.set_num_threads(args.threads)
     load_start = list(os.getloadavg())

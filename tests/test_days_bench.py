@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bench.days import targets
+import argparse
+
+import pytest
+
+from bench.days import cycle_config, main, targets
 
 
 def day(n: int, accuracy: float, ceiling: float | None, cycle_s: float | None = 10.0) -> dict:
@@ -33,3 +37,31 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
     assert check["rises_while_more_than_1pt_under_ceiling"] is None
     assert check["last_gap_to_ceiling"] is None and check["last_within_1pt_of_ceiling"] is None
     assert check["never_falls"] is True and check["last_over_first_cycle_s"] == 1.2
+
+
+def ablation_args(**overrides) -> argparse.Namespace:
+    names = ("label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs")
+    values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
+                                                "keep_start": False, "model": "minilm-l6"}
+    return argparse.Namespace(**(values | overrides))
+
+
+def test_the_schedule_ablation_changes_the_cold_start_only():
+    default = cycle_config(ablation_args())
+    cosine = cycle_config(ablation_args(schedule="cosine", warmup=0.1))
+    assert (default.train.schedule, default.train.warmup) == ("constant", 0.0)
+    assert (cosine.train.schedule, cosine.train.warmup) == ("cosine", 0.1)
+    # A continued candidate has its own schedule whatever the cold start's.
+    assert cosine.train_config(True).schedule == default.train_config(True).schedule == default.continue_schedule
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--warmup", "0.1"], "--warmup shapes the --schedule ablation"),
+    (["--schedule", "cosine", "--warmup", "1.5"], "--warmup must be in [0, 1)"),
+    (["--schedule", "sawtooth"], "invalid choice: 'sawtooth'"),
+])
+def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
