@@ -19,6 +19,10 @@ Targets (issue #10): accuracy never falls from one day to the next and rises eve
 while more than 1 point under the ceiling; the last day within 1 point of the ceiling;
 the last cycle costs at most 1.5x the first at equal daily volume.
 
+``--data`` may instead name a folder of your own labeled queries (``train.csv`` and
+``test.csv``, ``val.csv`` optional; ``recsys.datasets.intent_csv``): the same days on
+your own intents, e.g. all 77 of BANKING77 with ``--intents 77``.
+
 Writes bench/results/days.json (``--quick``: days_quick.json) with ``rows`` per split
 (``day``, ``new_events``, ``accuracy``, ``ceiling_accuracy``, ``cycle_s``,
 ``trained_examples``, ``decision``) and days.png.
@@ -53,6 +57,7 @@ from tuner.reports.style import legend_outside, save, styled  # noqa: E402
 import torch  # noqa: E402
 
 from recsys.datasets import clinc150  # noqa: E402
+from recsys.datasets.intents import load_intents  # noqa: E402
 from recsys.traffic import TrafficConfig, simulate_clinc_traffic  # noqa: E402
 from server.app import create_server, stop_server  # noqa: E402
 from server.client import AdaptuneClient  # noqa: E402
@@ -69,8 +74,15 @@ RESULTS = ROOT / "bench" / "results"
 DOMAIN = "assistant"
 
 
+def dataset_name(path: str | None, data: clinc150.Clinc150) -> str:
+    """What the JSON calls the data: clinc150, or the CSV set's domain (its folder's name)."""
+    if clinc150.available(path or clinc150.default_path()):
+        return "clinc150"
+    return next(iter(data.domains))
+
+
 def domain_subset(data: clinc150.Clinc150, count: int, seed: int) -> clinc150.Clinc150:
-    """``count`` intents drawn from all 150 (seeded), as one domain."""
+    """``count`` intents drawn from all the set's (seeded), as one domain."""
     intents = sorted(random.Random(seed).sample(sorted({r.intent for r in data.train}), count))
     keep = set(intents)
 
@@ -309,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 days, fewer intents and events")
     parser.add_argument("--model", default="minilm-l6")
-    parser.add_argument("--data", default=None, help="CLINC150 folder (default: $ADAPTUNE_CLINC150 or ../shared/data/clinc150)")
+    parser.add_argument("--data", default=None,
+                        help="CLINC150 folder, or your own intent set: train.csv and test.csv (val.csv optional) with "
+                             "text and label columns (default: $ADAPTUNE_CLINC150 or ../shared/data/clinc150)")
     parser.add_argument("--days", type=int, default=None, help="default 5, quick 3")
     parser.add_argument("--intents", type=int, default=None, help="intents in the domain (default 40, quick 20)")
     parser.add_argument("--per-day", type=int, default=None, help="events per day (default 600, quick 200)")
@@ -367,7 +381,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     load_start = list(os.getloadavg())
     started = time.perf_counter()
-    data = clinc150.load(args.data or clinc150.default_path())
+    data = load_intents(args.data)
+    args.dataset = dataset_name(args.data, data)
+    available = len({row.intent for row in data.train})
+    if args.intents > available:
+        parser.error(f"--intents {args.intents}: {args.dataset} has {available} intents")
+    if args.chains and not clinc150.available(args.data or clinc150.default_path()):
+        parser.error("--chains needs CLINC150 (its domains make the parent/child pairs); --data holds another set")
     base = load_base(args.model, "classification")
     work = Path(tempfile.mkdtemp(prefix="adaptune-bench-days-"))
     splits: list[dict] = []
@@ -404,6 +424,7 @@ def summary(args, splits: list[dict], started: float, load_start: list[float], c
     """The JSON written (after every day, so an interrupted run keeps what it measured)."""
     return {
         "benchmark": "days",
+        "dataset": getattr(args, "dataset", "clinc150"),
         "quick": args.quick,
         "model": args.model,
         "days": args.days,
