@@ -60,7 +60,7 @@ def _domain_name(folder: Path) -> str:
 
 
 def _read(path: Path, domain: str) -> list[LabeledText]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
         reader = csv.DictReader(handle)
         header = [name.strip().lower() for name in reader.fieldnames or []]
         text_column = next((name for name in TEXT_COLUMNS if name in header), None)
