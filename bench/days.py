@@ -150,6 +150,8 @@ def cycle_config(args) -> CycleConfig:
     cycle = CycleConfig(base_model=args.model)
     if args.label_smoothing is not None:
         cycle = replace(cycle, train=replace(cycle.train, label_smoothing=args.label_smoothing))
+    if args.continue_label_smoothing is not None:
+        cycle = replace(cycle, continue_label_smoothing=args.continue_label_smoothing)
     if args.replay_ratio is not None:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
     if args.min_epochs is not None:
@@ -338,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-per-intent", type=int, default=None,
                         help="held-out test queries per intent (default: all 30)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
+    parser.add_argument("--continue-label-smoothing", type=float, default=None,
+                        help="ablation: a warm-started candidate's label smoothing (default: the cycle's)")
     parser.add_argument("--min-epochs", type=float, default=None,
                         help="ablation: passes before patience may stop a candidate (default: the cycle's)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None,

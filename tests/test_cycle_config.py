@@ -64,6 +64,9 @@ def test_torch_free_copies_match_the_tuner():
         ("continue_epochs", -1, "continue_epochs must be an integer >= 0, got -1"),
         ("continue_epochs", 1.5, "continue_epochs must be an integer >= 0, got 1.5"),
         ("continue_select_start", 1, "continue_select_start must be a bool, got 1"),
+        ("continue_label_smoothing", 1.0, r"continue_label_smoothing must be a number in \[0, 1\), got 1.0"),
+        ("continue_label_smoothing", -0.1, r"continue_label_smoothing must be a number in \[0, 1\), got -0.1"),
+        ("continue_label_smoothing", "0.1", r"continue_label_smoothing must be a number in \[0, 1\), got '0.1'"),
     ],
 )
 def test_bad_cycle_config_values_are_named(field, value, message):
@@ -194,3 +197,14 @@ def test_a_warm_started_candidate_gets_the_continuing_schedule_at_the_scaled_rat
     assert CycleConfig(continue_select_start=True).train_config(True).select_start
     kept = CycleConfig(continue_epochs=0).train_config(True)
     assert (kept.epochs, kept.min_epochs, kept.patience) == (config.train.epochs, config.train.min_epochs, config.train.patience)
+
+
+def test_a_warm_started_candidate_may_have_its_own_label_smoothing():
+    cold = CycleConfig().train
+    inherited = CycleConfig().train_config(True)
+    assert inherited.label_smoothing == cold.label_smoothing  # None: the cold start's
+    config = CycleConfig(continue_label_smoothing=0.05)
+    assert config.train_config(False).label_smoothing == cold.label_smoothing
+    assert config.train_config(True).label_smoothing == 0.05
+    assert config.train_config(True, from_parent=True).label_smoothing == 0.05
+    assert CycleConfig.from_json(config.to_json()) == config

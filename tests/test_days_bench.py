@@ -40,7 +40,7 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
 
 
 def ablation_args(**overrides) -> argparse.Namespace:
-    names = ("label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs")
+    names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
                                                 "keep_start": False, "model": "minilm-l6"}
     return argparse.Namespace(**(values | overrides))
