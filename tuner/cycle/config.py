@@ -113,8 +113,8 @@ class CycleConfig:
     continue_warmup: float = 0.1
     continue_lr_scale: float = 0.5
     # A warm-started candidate's label smoothing (None: the cold start's, train.label_smoothing).
-    # Measured: a cold start without smoothing and warm starts with it ended no higher at
-    # 77 intents than smoothing every candidate (README "Days benchmark").
+    # Measured on six domains: a cold start without smoothing and warm starts with it starts
+    # higher but ends lower than smoothing every candidate (README "Days benchmark").
     continue_label_smoothing: float | None = None
     continue_epochs: int = 3
     spread_replay: bool = True
