@@ -63,7 +63,7 @@ from server.app import create_server, stop_server  # noqa: E402
 from server.client import AdaptuneClient  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
 from tuner.config import SCHEDULES, TrainConfig  # noqa: E402
-from tuner.cycle.config import CycleConfig  # noqa: E402
+from tuner.cycle.config import CycleConfig, default_train_config  # noqa: E402
 from tuner.data import Example  # noqa: E402
 from tuner.loading import load_base  # noqa: E402
 from tuner.predict import classify  # noqa: E402
@@ -72,13 +72,6 @@ from tuner.training import train_adapter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DOMAIN = "assistant"
-
-
-def dataset_name(path: str | None, data: clinc150.Clinc150) -> str:
-    """What the JSON calls the data: clinc150, or the CSV set's domain (its folder's name)."""
-    if clinc150.available(path or clinc150.default_path()):
-        return "clinc150"
-    return next(iter(data.domains))
 
 
 def domain_subset(data: clinc150.Clinc150, count: int, seed: int) -> clinc150.Clinc150:
@@ -184,8 +177,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                           adapters_dir=folder / "adapters", reports_dir=folder / "reports", cycle=cycle)
     # Every epoch runs (patience 0), the best validation pass kept: a ceiling stopped early is no ceiling.
     # From the default training settings, so no ablation of the cycle moves the ceiling it is judged against.
-    ceiling_train = replace(CycleConfig(base_model=args.model).train, epochs=args.ceiling_epochs, label_smoothing=0.0,
-                            seed=args.seed, patience=0)
+    ceiling_train = replace(default_train_config(), epochs=args.ceiling_epochs, label_smoothing=0.0, seed=args.seed,
+                            patience=0)
     server, port, context = create_server(config)
     server.start()
     registry = AdapterRegistry(context.db, config.adapters_dir)
@@ -385,12 +378,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     load_start = list(os.getloadavg())
     started = time.perf_counter()
-    data = load_intents(args.data)
-    args.dataset = dataset_name(args.data, data)
+    folder = args.data or clinc150.default_path()
+    data = load_intents(folder)
+    is_clinc = clinc150.available(folder)
+    # What the JSON calls the data: clinc150, or the CSV set's one domain (its folder's name).
+    args.dataset = "clinc150" if is_clinc else next(iter(data.domains))
     available = len({row.intent for row in data.train})
     if args.intents > available:
         parser.error(f"--intents {args.intents}: {args.dataset} has {available} intents")
-    if args.chains and not clinc150.available(args.data or clinc150.default_path()):
+    if args.chains and not is_clinc:
         parser.error("--chains needs CLINC150 (its domains make the parent/child pairs); --data holds another set")
     base = load_base(args.model, "classification")
     work = Path(tempfile.mkdtemp(prefix="adaptune-bench-days-"))

@@ -60,8 +60,10 @@ def test_the_schedule_ablation_changes_the_cold_start_only():
     (["--schedule", "cosine", "--warmup", "1.5"], "--warmup must be in [0, 1)"),
     (["--schedule", "sawtooth"], "invalid choice: 'sawtooth'"),
 ])
-def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, capsys):
+def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, tmp_path, capsys):
+    out = tmp_path / "days.json"
     with pytest.raises(SystemExit) as exit_info:
-        main(argv)
+        main([*argv, "--out", str(out)])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+    assert not out.exists()  # refused before anything is written
