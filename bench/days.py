@@ -163,6 +163,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, continue_lr_scale=args.continue_lr_scale)
     if args.continue_epochs is not None:
         cycle = replace(cycle, continue_epochs=args.continue_epochs)
+    if args.max_length is not None:
+        cycle = replace(cycle, train=replace(cycle.train, max_length=args.max_length))
     return cycle
 
 
@@ -353,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ablation: a continued candidate may keep its start (step 0) as its best checkpoint")
     parser.add_argument("--eval-share", type=float, default=None,
                         help="ablation: validation rows scored per training row, at most (default: the cycle's)")
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="ablation: tokens an input keeps, in training and when answering (default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)
@@ -370,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("days", "intents", "per_day", "ceiling_epochs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.max_length is not None and args.max_length < 1:
+        parser.error(f"--max-length must be >= 1, got {args.max_length}")
     if args.warmup and args.schedule is None:
         parser.error("--warmup shapes the --schedule ablation; give --schedule too")
     if not 0.0 <= args.warmup < 1.0:

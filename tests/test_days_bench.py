@@ -7,6 +7,7 @@ import argparse
 import pytest
 
 from bench.days import cycle_config, main, targets
+from tuner.config import DEFAULT_MAX_LENGTH
 
 
 def day(n: int, accuracy: float, ceiling: float | None, cycle_s: float | None = 10.0) -> dict:
@@ -40,10 +41,16 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
 
 
 def ablation_args(**overrides) -> argparse.Namespace:
-    names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs")
+    names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
                                                 "keep_start": False, "model": "minilm-l6"}
     return argparse.Namespace(**(values | overrides))
+
+
+def test_the_max_length_ablation_cuts_inputs_where_the_default_keeps_them():
+    assert cycle_config(ablation_args()).train.max_length == DEFAULT_MAX_LENGTH
+    cut = cycle_config(ablation_args(max_length=32))
+    assert cut.train.max_length == 32 and cut.train_config(True).max_length == 32  # warm starts cut alike
 
 
 def test_the_schedule_ablation_changes_the_cold_start_only():
@@ -59,6 +66,7 @@ def test_the_schedule_ablation_changes_the_cold_start_only():
     (["--warmup", "0.1"], "--warmup shapes the --schedule ablation"),
     (["--schedule", "cosine", "--warmup", "1.5"], "--warmup must be in [0, 1)"),
     (["--schedule", "sawtooth"], "invalid choice: 'sawtooth'"),
+    (["--max-length", "0"], "--max-length must be >= 1, got 0"),
 ])
 def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, tmp_path, capsys):
     out = tmp_path / "days.json"

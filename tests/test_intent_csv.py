@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench import long_messages
 from bench.days import main as days_main
 from recsys.datasets import clinc150, intent_csv
 from recsys.datasets.intents import load_intents
@@ -95,3 +96,22 @@ def test_the_days_benchmark_refuses_more_intents_than_the_set_holds(bank: Path, 
     assert exit_info.value.code == 2
     assert "--intents 5: my_bank_77 has 3 intents" in capsys.readouterr().err
     assert not out.exists() and not out.with_suffix(".png").exists()  # refused before anything is written
+
+
+def test_the_long_message_set_puts_an_opening_before_each_query_and_reads_back(tmp_path: Path):
+    clinc = tmp_path / "clinc"
+    clinc.mkdir()
+    queries = [f"how do i {verb} my card" for verb in ("freeze", "activate", "replace", "cancel", "renew", "lock")]
+    (clinc / "domains.json").write_text(json.dumps({"banking": ["card"]}))
+    (clinc / "data_full.json").write_text(json.dumps(
+        {"train": [[q, "card"] for q in queries], "val": [[queries[0], "card"]], "test": [[queries[1], "card"]]}))
+    out = tmp_path / "long"
+    assert long_messages.main(["--clinc", str(clinc), "--out", str(out)]) == 0
+    first = (out / "train.csv").read_bytes()
+    loaded = intent_csv.load(out)
+    texts = [row.text for row in loaded.train]
+    assert [row.intent for row in loaded.train] == ["card"] * len(queries)
+    assert all(text.endswith(query) for text, query in zip(texts, queries))  # the question comes last, whole
+    assert any(len(text) > len(query) + 40 for text, query in zip(texts, queries))  # some behind a long opening
+    assert long_messages.main(["--clinc", str(clinc), "--out", str(out)]) == 0
+    assert (out / "train.csv").read_bytes() == first  # the same files on every run

@@ -31,11 +31,22 @@ def label_text(label: str) -> str:
     return label.replace("_", " ")
 
 
+def token_limit(tokenizer: PreTrainedTokenizerBase, max_length: int) -> int:
+    """``max_length``, but never more tokens than the model has positions for.
+
+    ``load_base`` sets the tokenizer's ``model_max_length`` to the model's position count,
+    so a requested length above it cuts the input instead of indexing past the position
+    table (a small custom checkpoint, or a tiny test model).
+    """
+    return min(max_length, int(getattr(tokenizer, "model_max_length", max_length) or max_length))
+
+
 def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Token ids with the model's own special tokens (e.g. [CLS] ... [SEP]), truncated."""
     if not texts:
         return []
-    return tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
+    limit = token_limit(tokenizer, max_length)
+    return tokenizer(list(texts), truncation=True, max_length=limit, add_special_tokens=True)["input_ids"]
 
 
 def prompt_text(tokenizer: PreTrainedTokenizerBase, text: str) -> str:
@@ -50,6 +61,7 @@ def prompt_text(tokenizer: PreTrainedTokenizerBase, text: str) -> str:
 def encode_prompts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Prompt ids for generation, keeping the end of a prompt that is too long."""
     prefix = [] if getattr(tokenizer, "chat_template", None) or tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
+    max_length = token_limit(tokenizer, max_length)
     encoded = []
     for text in texts:
         ids = prefix + tokenizer(prompt_text(tokenizer, text), add_special_tokens=False)["input_ids"]
@@ -63,6 +75,7 @@ def encode_pairs(
     """(prompt ids, response ids + eos) with the prompt cut from the left to fit."""
     if tokenizer.eos_token_id is None:
         raise ValueError("generation needs a tokenizer with an eos token")
+    max_length = token_limit(tokenizer, max_length)
     prompt_ids = encode_prompts(tokenizer, prompts, max_length)
     pairs = []
     for prompt, response in zip(prompt_ids, responses):

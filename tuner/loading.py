@@ -124,6 +124,10 @@ def load_base(name_or_path: str, task: str, *, device: str = "auto") -> BaseMode
         if tokenizer.eos_token is None:
             raise InvalidCheckpointError(f"tokenizer of {str(source.path)!r} has neither a pad nor an eos token")
         tokenizer.pad_token = tokenizer.eos_token
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        # Inputs are cut to what the model can place (tuner.encoding.token_limit).
+        tokenizer.model_max_length = min(tokenizer.model_max_length, positions)
     model.eval()
     model.requires_grad_(False)
     model.to(target)

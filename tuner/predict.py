@@ -12,13 +12,12 @@ from typing import Sequence
 import torch
 
 from tuner.adapters import Adapter
+from tuner.config import DEFAULT_MAX_LENGTH
 from tuner.encoding import batched, classification_batch, encode_prompts, encode_texts, pad_left
 from tuner.device import autocast
 from tuner.heads import pooled_on_device, zero_shot_head
 from tuner.loading import BaseModel
 
-
-DEFAULT_MAX_LENGTH = 64
 
 
 def max_length_for(adapter: Adapter | None, max_length: int | None) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from server.commands.device_option import add_device_argument
 from server.commands.export import add_data_arguments, open_registry
+from tuner.config import DEFAULT_MAX_LENGTH
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hyper.add_argument("--epochs", type=int, default=3)
     hyper.add_argument("--max-steps", type=int, default=None)
     hyper.add_argument("--patience", type=int, default=3)
-    hyper.add_argument("--max-length", type=int, default=32)
+    hyper.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+                       help=f"tokens an input keeps (default {DEFAULT_MAX_LENGTH})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     add_device_argument(parser)

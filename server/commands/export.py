@@ -15,6 +15,7 @@ from pathlib import Path
 
 from server.commands.device_option import add_device_argument
 from server.config import DEFAULT_ADAPTERS_DIR, DEFAULT_DB_PATH
+from tuner.config import DEFAULT_MAX_LENGTH
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kind.add_argument("--int8", action="store_true", help="merged, then dynamic int8 quantization of every Linear")
     parser.add_argument("--out", type=Path, required=True, help="export folder (must not exist)")
     add_data_arguments(parser)
-    parser.add_argument("--max-length", type=int, default=64, help="tokens per input (default 64)")
+    parser.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+                        help=f"tokens per input (default {DEFAULT_MAX_LENGTH})")
     parser.add_argument("--limit", type=int, default=None, help="evaluate on at most this many held-out examples")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     add_device_argument(parser)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from server.commands.device_option import add_device_argument
 from server.config import DEFAULT_ADAPTERS_DIR, DEFAULT_DB_PATH
+from tuner.config import DEFAULT_MAX_LENGTH
 
 TASK_CHOICES = ("classification", "generation")
 
@@ -66,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hyper.add_argument("--max-steps", type=int, default=None)
     hyper.add_argument("--patience", type=int, default=3)
     hyper.add_argument("--eval-every", type=int, default=0, help="steps between validations (0: once per epoch)")
-    hyper.add_argument("--max-length", type=int, default=32)
+    hyper.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+                       help=f"tokens an input keeps (default {DEFAULT_MAX_LENGTH})")
     hyper.add_argument("--seed", type=int, default=0)
     parser.add_argument("--from-scratch", action="store_true", help="do not warm-start from the parent's champion")
     parser.add_argument("--promote", action="store_true",

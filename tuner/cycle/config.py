@@ -17,7 +17,7 @@ from typing import Any
 from recsys.domains import check_domain_name
 from recsys.escalation import EscalationPolicy
 from recsys.layers import DEFAULT_LAYER_BUDGET
-from tuner.config import SCHEDULES, TrainConfig
+from tuner.config import DEFAULT_MAX_LENGTH, SCHEDULES, TrainConfig
 from tuner.executors.config import KINDS as EXECUTOR_KINDS
 from tuner.executors.config import check_ray_address
 from tuner.device_names import check_device_name
@@ -32,7 +32,7 @@ def default_train_config() -> TrainConfig:
     """A cycle's training: short, early-stopped, no progress bar (the cycle reports progress)."""
     return TrainConfig(
         rank=8, alpha=16.0, dropout=0.05, lr=2e-3, head_lr=5e-3, batch_size=32, epochs=3,
-        patience=3, max_length=32, progress=False, label_smoothing=0.1,
+        patience=3, max_length=DEFAULT_MAX_LENGTH, progress=False, label_smoothing=0.1,
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from tuner.config import DEFAULT_MAX_LENGTH
 from tuner.encoding import encode_prompts, encode_texts
 from tuner.evaluation import token_f1
 from tuner.heads import ClassifierHead
@@ -31,7 +32,7 @@ class Runner:
     pooling: str | None = None
     head: ClassifierHead | None = None
     labels: tuple[str, ...] = ()
-    max_length: int = 64
+    max_length: int = DEFAULT_MAX_LENGTH
     batch_size: int = 32
 
     def logits(self, texts: Sequence[str]) -> torch.Tensor:

@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from tuner.config import DEFAULT_MAX_LENGTH
 from tuner.device_names import check_device_name
 
 TASKS = ("classification", "generation")
@@ -48,7 +49,7 @@ class ServingConfig:
     max_input_chars: int = 2_000
     max_new_tokens: int = 256
     default_new_tokens: int = 32
-    max_length: int = 64
+    max_length: int = DEFAULT_MAX_LENGTH
     max_batch_rows: int = 64
     lease_timeout_s: float = 30.0
     refresh_events: int = 200

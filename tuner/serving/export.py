@@ -26,6 +26,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokeni
 from transformers.utils import logging as hf_logging
 
 from tuner.adapters import Adapter, quiet_peft
+from tuner.config import DEFAULT_MAX_LENGTH
 from tuner.heads import ClassifierHead
 from tuner.loading import BaseModel, load_base
 from tuner.serving.compare import Runner
@@ -79,13 +80,13 @@ class ExportedModel:
     info: ExportInfo
     folder: Path
 
-    def runner(self, *, max_length: int = 64, batch_size: int = 32) -> Runner:
+    def runner(self, *, max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 32) -> Runner:
         return Runner(
             self.model, self.tokenizer, self.info.task, self.info.pooling, self.head, self.info.labels, max_length, batch_size
         )
 
 
-def adapter_runner(base: BaseModel, adapter: Adapter, *, max_length: int = 64, batch_size: int = 32) -> Runner:
+def adapter_runner(base: BaseModel, adapter: Adapter, *, max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 32) -> Runner:
     """The unmerged variant (base fork + LoRA + head) as a Runner: what exports are compared with."""
     return Runner(adapter.model, base.tokenizer, base.task, base.pooling, adapter.head, adapter.labels, max_length, batch_size)
 

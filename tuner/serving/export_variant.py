@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tuner.adapters import load_adapter
+from tuner.config import DEFAULT_MAX_LENGTH
 from tuner.data import Example
 from tuner.errors import AdapterNotFoundError
 from tuner.loading import load_base
@@ -71,7 +72,7 @@ def export_variant(
     kind: str,
     examples: Sequence[Example],
     version: str | None = None,
-    max_length: int = 64,
+    max_length: int = DEFAULT_MAX_LENGTH,
     batch_size: int = 32,
     device: str = "auto",
 ) -> ExportOutcome:
