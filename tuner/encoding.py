@@ -6,6 +6,7 @@ generation prompts for ``generate`` are left-padded so new tokens follow directl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -26,9 +27,20 @@ class Batch:
         return int(self.input_ids.shape[0])
 
 
+# Where a label's words meet: a lower letter then a capital (PayBill), an acronym's end
+# (ATMFee), a digit then a capitalised word (W2Form); and the separators names may hold.
+_CASE_BREAK = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[0-9])(?=[A-Z][a-z])")
+_SEPARATORS = re.compile(r"[_\-.:/\s]+")
+
+
 def label_text(label: str) -> str:
-    """How a label reads as text for zero-shot matching (``pay_bill`` -> ``pay bill``)."""
-    return label.replace("_", " ")
+    """How a label reads as text for zero-shot matching: its words, however the name joins them.
+
+    ``pay_bill``, ``pay-bill``, ``billing/pay.bill`` and ``PayBill`` (SNIPS-style names) read
+    as words, so the label embedding a zero-shot answer and a new head start from is that
+    of the words, not of word pieces of one long token.
+    """
+    return _SEPARATORS.sub(" ", _CASE_BREAK.sub(" ", label)).strip() or label
 
 
 def token_limit(tokenizer: PreTrainedTokenizerBase, max_length: int) -> int:
