@@ -128,6 +128,11 @@ def domain_labels(db: Database, name: str) -> tuple[DomainLabel, ...]:
     return tuple(DomainLabel(*row) for row in rows)
 
 
+def label_descriptions(db: Database, name: str) -> dict[str, str]:
+    """The domain's declared labels that have a description, name -> description."""
+    return {label.name: label.description for label in domain_labels(db, name) if label.description.strip()}
+
+
 def schema_label_names(db: Database, name: str | None) -> tuple[str, ...]:
     """Names of the domain's declared labels (every domain's, sorted, when ``name`` is None)."""
     if name is not None:

@@ -143,3 +143,20 @@ def test_tune_domain_trains_a_head_over_the_declared_labels(tmp_path, bert_class
         assert "refund" not in {e.target for e in split.train + split.validation + split.test}
     finally:
         db.close()
+
+
+def test_declared_descriptions_shape_zero_shot_answers_and_the_variant_id(server_factory, tmp_path, tiny_bert_dir):
+    # Opaque names (no word the model knows): zero-shot can tell them apart only by their descriptions.
+    serving = ServingConfig(base_model=str(tiny_bert_dir), max_inputs=4, max_input_chars=60)
+    live = server_factory(serving=serving, adapters_dir=tmp_path / "adapters")
+    live.client.upsert_domain("cards", labels=["q7", "z9"])
+    bare = live.client.predict("u1", ["lost stolen", "bill invoice"], domain="cards")
+    assert len({p.label for p in bare.predictions}) == 1  # the two names embed alike: one answer for all
+    live.client.upsert_domain("cards", labels={"q7": "lost stolen", "z9": "bill invoice"})
+    described = live.client.predict("u1", ["lost stolen", "bill invoice"], domain="cards")
+    assert [p.label for p in described.predictions] == ["q7", "z9"]
+    assert described.variant.variant_id != bare.variant.variant_id
+    live.client.upsert_domain("cards", labels={"q7": "bill invoice", "z9": "lost stolen"})
+    swapped = live.client.predict("u1", ["lost stolen", "bill invoice"], domain="cards")
+    assert [p.label for p in swapped.predictions] == ["z9", "q7"]
+    assert swapped.variant.variant_id not in {bare.variant.variant_id, described.variant.variant_id}

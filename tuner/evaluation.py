@@ -106,10 +106,12 @@ def evaluate(
     max_new_tokens: int = 32,
     allow_unseen: bool = False,
     remembered: Mapping[str, str] | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> Metrics:
     """Metrics of ``base`` (+ ``adapter``) on ``examples``, overall and per group.
 
-    Classification without an adapter is zero-shot over ``labels``. A label the head
+    Classification without an adapter is zero-shot over ``labels`` (and their
+    ``descriptions``, as serving answers). A label the head
     cannot predict raises UnseenLabelError unless ``allow_unseen`` (then it counts as
     a miss, e.g. when comparing an older champion on newer data). ``remembered``: labels this
     adapter already predicted, by event id (classification only): those rows are not run
@@ -126,7 +128,7 @@ def evaluate(
         todo = [i for i, e in enumerate(examples) if not (e.event_id and e.event_id in remembered)]
         if todo:
             fresh = classify(base, [examples[i].text for i in todo], adapter, labels=labels, batch_size=batch_size,
-                             max_length=max_length)  # fmt: skip
+                             max_length=max_length, descriptions=descriptions)  # fmt: skip
             for i, prediction in zip(todo, fresh, strict=True):
                 preds[i] = prediction.label
         truth = [e.target for e in examples]

@@ -7,7 +7,7 @@ input and the pooled label names. Generation decodes greedily, or samples with a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
@@ -40,14 +40,18 @@ class Prediction:
     text: str = ""
 
 
-def _classifier(base: BaseModel, adapter: Adapter | None, labels: Sequence[str] | None, max_length: int):
+def _classifier(
+    base: BaseModel, adapter: Adapter | None, labels: Sequence[str] | None, max_length: int,
+    descriptions: Mapping[str, str] | None = None,
+):
     if adapter is not None:
         if labels is not None and tuple(labels) != adapter.labels:
             raise ValueError("labels are fixed by the adapter's head; do not pass other labels with an adapter")
         return adapter.model, adapter.head, list(adapter.labels)
     if not labels:
         raise ValueError("zero-shot classification without an adapter needs labels")
-    return base.model, zero_shot_head(base.model, base.tokenizer, labels, base.pooling, max_length=max_length), list(labels)
+    head = zero_shot_head(base.model, base.tokenizer, labels, base.pooling, max_length=max_length, descriptions=descriptions)
+    return base.model, head, list(labels)
 
 
 @torch.no_grad()
@@ -59,9 +63,11 @@ def classify(
     labels: Sequence[str] | None = None,
     batch_size: int = 32,
     max_length: int | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> list[Prediction]:
+    """Each input's label and probability; zero-shot over ``labels`` (with their ``descriptions``) without an adapter."""
     max_length = max_length_for(adapter, max_length)
-    model, head, label_list = _classifier(base, adapter, labels, max_length)
+    model, head, label_list = _classifier(base, adapter, labels, max_length, descriptions)
     ids = encode_texts(base.tokenizer, inputs, max_length)
     out: list[Prediction | None] = [None] * len(ids)
     # Batches of similar length: little compute goes to padding (answers come back in input order).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -98,12 +98,14 @@ def prepare_adapter(
     labels: Sequence[str] | None = None,
     init_from: Path | None = None,
     examples: Sequence[Example] = (),
+    label_descriptions: Mapping[str, str] | None = None,
 ) -> tuple[Adapter, int]:
     """A new, untrained adapter on these targets and the number of modules warm-started.
 
     Fresh LoRA starts as the identity (B = 0), so a fresh adapter predicts like the base
     model; a classification head starts from the label names embedded by the model as
-    initialised (after any warm start), i.e. at zero-shot accuracy. A warm start given
+    initialised (after any warm start), with ``label_descriptions`` where declared, i.e. at
+    zero-shot accuracy. A warm start given
     the child's ``examples`` imprints the rows of labels its parent lacks from them
     (``tuner.inheritance``).
     """
@@ -132,7 +134,7 @@ def prepare_adapter(
     head = None
     if base.task == "classification":
         model.eval()
-        names = label_embeddings(model, base.tokenizer, info.labels, base.pooling, config.max_length)
+        names = label_embeddings(model, base.tokenizer, info.labels, base.pooling, config.max_length, label_descriptions)
         head = ClassifierHead(names, torch.zeros(len(info.labels)), config.head_scale)
         adapter = Adapter(model=model, info=info, head=head)
         if init_from is not None:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -183,6 +183,7 @@ class AdapterTrainer:
         init_from: Path | None = None,
         on_step: StepCallback | None = None,
         replay: Sequence[Example] = (),
+        label_descriptions: Mapping[str, str] | None = None,
     ) -> None:
         require_training_examples(train)
         self.monitor = resolve_monitor(config.monitor, base.task)
@@ -191,7 +192,7 @@ class AdapterTrainer:
         self.base, self.config, self.on_step = base, config, on_step
         self.adapter, self.warm_started_modules = prepare_adapter(
             base, layers=layers, groups=groups, config=config, labels=label_list, init_from=init_from,
-            examples=rows if config.imprint_new_labels else (),
+            examples=rows if config.imprint_new_labels else (), label_descriptions=label_descriptions,
         )
         self.objective = objective_for(base, label_list, config.max_length, config.label_smoothing)
         self.val_examples = list(validation)
@@ -380,6 +381,7 @@ def train_adapter(
     init_from: Path | None = None,
     on_step: StepCallback | None = None,
     replay: Sequence[Example] = (),
+    label_descriptions: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Train LoRA on ``layers`` x ``groups`` of ``base`` and return it with the best weights.
 
@@ -387,13 +389,14 @@ def train_adapter(
     ``init_from`` is a parent adapter folder to warm-start from; ``on_step(step, total,
     loss)`` is called after every step. ``replay``: rows the start already learned (a continued
     adapter's replayed history), each trained once, spread evenly over the epochs, while
-    ``train`` rows are trained every epoch. With an empty validation set there is no early
+    ``train`` rows are trained every epoch. ``label_descriptions`` (a domain's declared
+    ones) shape the new head's starting rows with the names (``tuner.heads.label_embeddings``). With an empty validation set there is no early
     stopping and the last step's weights are kept. Raises EmptyTrainingSetError,
     UnseenLabelError, ValueError (layers/groups out of range) before any work.
     """
     trainer = AdapterTrainer(
         base, train, validation, layers=layers, groups=groups, config=config,
-        labels=labels, init_from=init_from, on_step=on_step, replay=replay,
+        labels=labels, init_from=init_from, on_step=on_step, replay=replay, label_descriptions=label_descriptions,
     )
     description = f"tune {base.name} layers {list(trainer.adapter.info.layers)}"
     with tqdm(total=trainer.total_steps, desc=description, disable=not config.progress, leave=False) as bar:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from recsys.domains import check_domain_name, schema_label_names
+from recsys.domains import check_domain_name, label_descriptions, schema_label_names
 from tuner.architectures import MODULE_GROUPS, validate_targets
 from tuner.config import TrainConfig
 from tuner.data import DataSplit, check_labels, require_training_examples
@@ -83,6 +83,7 @@ def tune_domain(
         check_labels(labels, split.validation, "validation set")
         check_labels(labels, split.test, "test set")
     parent = parent_champion(registry, domain) if warm_start else None
+    described = label_descriptions(registry.db, domain)
     result = train_adapter(
         base,
         split.train,
@@ -93,10 +94,12 @@ def tune_domain(
         labels=labels,
         init_from=parent.path if parent else None,
         on_step=on_step,
+        label_descriptions=described,
     )
     max_length = config.max_length
     metrics = evaluate(base, split.test, result.adapter, group_by=group_by, batch_size=config.batch_size, max_length=max_length)
-    baseline = evaluate(base, split.test, None, labels=labels, group_by=group_by, batch_size=config.batch_size, max_length=max_length)
+    baseline = evaluate(base, split.test, None, labels=labels, group_by=group_by, batch_size=config.batch_size,
+                        max_length=max_length, descriptions=described)
     record = registry.register(
         result.adapter,
         domain=domain,

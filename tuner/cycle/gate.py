@@ -91,10 +91,13 @@ def gate(
     champion_version: str | None,
     config: CycleConfig,
     champion_known: Mapping[str, str] | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> GateResult:
     """Evaluate candidate and champion (or base) on ``test``, audit the candidate, decide.
 
     ``champion_known``: the champion's remembered answers by event id; only the other rows run.
+    ``descriptions``: the domain's declared label descriptions, which the base model's
+    zero-shot answers use when there is no champion (as serving's do).
     """
     group_by = ("domain", *config.audit_attributes)
     options = {"group_by": group_by, "batch_size": 64, "max_length": config.train.max_length, "allow_unseen": True}
@@ -106,7 +109,7 @@ def gate(
         theirs, kind = evaluate(base, test, champion, remembered=known, **options), "champion"
     else:
         labels = candidate.labels if base.task == "classification" else None
-        theirs, kind = evaluate(base, test, None, labels=labels, **options), "base"
+        theirs, kind = evaluate(base, test, None, labels=labels, descriptions=descriptions, **options), "base"
     audits = tuple(
         bias_audit(ours, attribute, metric=config.metric, bound=config.audit_bound, min_group_size=config.audit_min_group)
         for attribute in config.audit_attributes

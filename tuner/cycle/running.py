@@ -28,7 +28,7 @@ from recsys.cycles import (
     staged_by_interrupted,
     start_cycle,
 )
-from recsys.domains import chain, schema_label_names
+from recsys.domains import chain, label_descriptions, schema_label_names
 from recsys.store import Database
 from tuner.adapters import Adapter
 from tuner.chains import child_config, parent_of
@@ -205,6 +205,7 @@ def train_domain(
         validation, dropped = drop_unseen(trained_on, split.validation)
         if dropped:
             notes.append(f"{dropped} validation examples have labels unseen in training and were left out")
+    described = label_descriptions(ws.registry.db, domain)
     last_event = [0.0]
 
     def on_step(step: int, total: int, loss: float) -> None:
@@ -228,13 +229,15 @@ def train_domain(
         ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
         labels=labels, init_from=source.path if source else None, on_step=on_step, replay=replay,
+        label_descriptions=described,
     )  # fmt: skip
     ctx.check()
     gate_started = time.perf_counter()
     champion, champion_version, champion_folder = _load_champion(ws, domain, notes)
     max_length = config.train.max_length
     remembered = remembered_predictions(champion_folder, ws.base.name, max_length)
-    verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered)
+    verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered,
+                   descriptions=described)
     gate_seconds = time.perf_counter() - gate_started
     extra = {}
     if ws.base.task == "classification":  # the gate of a later cycle reuses these if this one becomes champion

@@ -126,7 +126,7 @@ class ServingEngine:
         """Pin the variant's adapter (loading it on demand); release it when done."""
         variant = resolved.variant
         if variant.adapter is None:
-            head = self.zero_shot.get(resolved.labels) if self.base.task == "classification" else None
+            head = self.zero_shot.get(resolved.labels, resolved.descriptions) if self.base.task == "classification" else None
             return Lease(resolved, BASE_ADAPTER, head, resolved.labels)
         entry = self.pool.acquire(variant.adapter, resolved.adapter_path)
         return Lease(resolved, entry.key, entry.head, entry.labels, self.pool)

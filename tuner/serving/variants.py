@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from recsys.domains import UnknownDomainError, check_domain_name, get_domain
+from recsys.domains import UnknownDomainError, check_domain_name, get_domain, label_descriptions
 from tuner.chains import resolve_chain
 from tuner.registry import AdapterRegistry
 from tuner.serving.errors import NoLabelsError
@@ -34,17 +34,24 @@ class ResolvedVariant:
     adapter_path: Path | None
     # Classification labels: the adapter head's, or the log's for zero-shot.
     labels: tuple[str, ...]
+    # Zero-shot: each label's declared description, "" when it has none (() when none has one).
+    descriptions: tuple[str, ...] = ()
 
 
-def variant_id(base_model: str, task: str, chain: tuple[AdapterRef, ...], labels: tuple[str, ...] = ()) -> str:
+def variant_id(
+    base_model: str, task: str, chain: tuple[AdapterRef, ...], labels: tuple[str, ...] = (),
+    descriptions: tuple[str, ...] = (),
+) -> str:
     """Stable id of base + versions (sha256, never Python's salted hash).
 
-    A base-only classification variant also hashes its label set: zero-shot answers
-    change when the label names do.
+    A base-only classification variant also hashes its label set, and its labels'
+    descriptions when any has one: zero-shot answers change when either does.
     """
     payload = {"base": base_model, "task": task, "chain": [ref.key for ref in chain]}
     if not chain and labels:
         payload["labels"] = list(labels)
+        if any(descriptions):
+            payload["descriptions"] = list(descriptions)
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     return f"var-{digest[:16]}"
 
@@ -67,14 +74,15 @@ class VariantResolver:
             return resolved
         variant = resolved.variant
         labels = resolved.labels
+        descriptions = self._descriptions(variant.domain, labels)
         base = replace(
             variant,
-            variant_id=variant_id(self.base_model, self.task, (), labels),
+            variant_id=variant_id(self.base_model, self.task, (), labels, descriptions),
             chain=(),
             fallback=False,
             fallback_reason="the base model was asked for (base_only)",
         )
-        return ResolvedVariant(base, None, labels)
+        return ResolvedVariant(base, None, labels, descriptions)
 
     def _resolve(self, user_id: str, domain: str | None) -> ResolvedVariant:
         check_user_id(user_id)
@@ -121,6 +129,11 @@ class VariantResolver:
         )
         return ResolvedVariant(variant, served.path, tuple(served.labels))
 
+    def _descriptions(self, domain: str, labels: tuple[str, ...]) -> tuple[str, ...]:
+        """The domain's declared descriptions of ``labels``, aligned with them (() when none has one)."""
+        declared = label_descriptions(self.registry.db, domain) if domain else {}
+        return tuple(declared.get(label, "") for label in labels) if declared else ()
+
     def _base(self, domain: str, source: str, user_known: bool, reason: str) -> ResolvedVariant:
         labels: tuple[str, ...] = ()
         if self.task == "classification":
@@ -132,8 +145,9 @@ class VariantResolver:
                     "names (declare the domain's labels with UpsertDomain, log corrected or positive interactions, "
                     "or train an adapter)"
                 )
+        descriptions = self._descriptions(domain, labels)
         variant = Variant(
-            variant_id=variant_id(self.base_model, self.task, (), labels),
+            variant_id=variant_id(self.base_model, self.task, (), labels, descriptions),
             domain=domain,
             base_model=self.base_model,
             task=self.task,
@@ -143,5 +157,5 @@ class VariantResolver:
             domain_source=source,
             user_known=user_known,
         )
-        return ResolvedVariant(variant, None, labels)
+        return ResolvedVariant(variant, None, labels, descriptions)
 
