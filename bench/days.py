@@ -394,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--intents {args.intents}: {args.dataset} has {available} intents")
     if args.chains and not is_clinc:
         parser.error("--chains needs CLINC150 (its domains make the parent/child pairs); --data holds another set")
+    if args.traffic == "distinct":  # found now, not on the day the queries run out
+        wanted = args.per_day * args.days
+        for seed in args.intents_seeds:
+            held = len(domain_subset(data, args.intents, seed).train)
+            if wanted > held:
+                parser.error(f"--per-day {args.per_day} x --days {args.days} = {wanted} distinct queries, but the "
+                             f"{args.intents} intents of --intents-seeds {seed} hold {held} training queries; "
+                             "lower --per-day or --days, or use --traffic repeats")
     base = load_base(args.model, "classification")
     work = Path(tempfile.mkdtemp(prefix="adaptune-bench-days-"))
     splits: list[dict] = []

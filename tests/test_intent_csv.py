@@ -98,6 +98,19 @@ def test_the_days_benchmark_refuses_more_intents_than_the_set_holds(bank: Path, 
     assert not out.exists() and not out.with_suffix(".png").exists()  # refused before anything is written
 
 
+def test_the_days_benchmark_refuses_more_distinct_queries_than_the_intents_hold(bank: Path, tmp_path: Path, capsys):
+    threads = str(torch.get_num_threads())
+    out = tmp_path / "days.json"
+    held = len(intent_csv.load(bank).train)
+    with pytest.raises(SystemExit) as exit_info:
+        days_main(["--data", str(bank), "--intents", "3", "--per-day", str(held), "--days", "2", "--intents-seeds", "0",
+                   "--threads", threads, "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert (f"--per-day {held} x --days 2 = {2 * held} distinct queries, but the 3 intents of --intents-seeds 0 hold "
+            f"{held} training queries") in capsys.readouterr().err
+    assert not out.exists()  # refused before the first day, not when the queries run out
+
+
 def test_the_long_message_set_puts_an_opening_before_each_query_and_reads_back(tmp_path: Path):
     clinc = tmp_path / "clinc"
     clinc.mkdir()
