@@ -181,6 +181,9 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     # From the default training settings, so no ablation of the cycle moves the ceiling it is judged against.
     ceiling_train = replace(default_train_config(), epochs=args.ceiling_epochs, label_smoothing=0.0, seed=args.seed,
                             patience=0)
+    # Answers (the traffic's and the held-out ones) are cut as the server's Predict cuts them;
+    # --max-length changes only what training sees, as a cycle config would.
+    answer_length = config.serving.max_length
     server, port, context = create_server(config)
     server.start()
     registry = AdapterRegistry(context.db, config.adapters_dir)
@@ -189,7 +192,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     try:
         with AdaptuneClient(f"127.0.0.1:{port}", timeout=3600) as client:
             client.wait_ready(timeout=30)
-            zero = accuracy(base, heldout, registry, labels, cycle.train.max_length)
+            zero = accuracy(base, heldout, registry, labels, answer_length)
             rows.append({"day": 0, "new_events": 0, "accuracy": zero, "ceiling_accuracy": None, "cycle_s": None,
                          "trained_examples": 0, "decision": "base (zero-shot)"})
             print(f"[intents seed {intents_seed}] {len(labels)} intents, {len(heldout)} held-out rows; "
@@ -199,7 +202,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     champion = registry.champion(DOMAIN)
                     adapter = registry.load(base, DOMAIN) if champion else None
                     return [p.label for p in classify(base, list(texts), adapter, labels=None if adapter else labels,
-                                                      batch_size=64, max_length=cycle.train.max_length)]
+                                                      batch_size=64, max_length=answer_length)]
 
                 traffic = TrafficConfig(
                     n_users=200, n_events=args.per_day, n_segments=1, domains_per_segment=1, correction_rate=1.0,
@@ -217,14 +220,14 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 finished = client.run_cycle()
                 cycle_s = time.perf_counter() - started
                 outcome = next((d for d in finished.summary.get("domains", []) if d["domain"] == DOMAIN), None)
-                acc = accuracy(base, heldout, registry, labels, cycle.train.max_length)
+                acc = accuracy(base, heldout, registry, labels, answer_length)
                 top, ceiling_s = None, None
                 if args.ceiling_days == "all" or (args.ceiling_days == "last" and day == args.days):
                     top, ceiling_s = ceiling(base, seen, subset, heldout, ceiling_train)
                 decision, kept_candidate = "not tuned", None
                 if outcome is not None and outcome["gate"]["decision"] != "promote":
                     kept_candidate = candidate_accuracy(base, heldout, registry, outcome["version"],
-                                                        cycle.train.max_length)
+                                                        answer_length)
                 if outcome is not None:
                     gate = outcome["gate"]
                     decision = (f"{outcome['version']} {gate['decision']} (gain {gate['gain']:+.4f}); "
@@ -356,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-share", type=float, default=None,
                         help="ablation: validation rows scored per training row, at most (default: the cycle's)")
     parser.add_argument("--max-length", type=int, default=None,
-                        help="ablation: tokens an input keeps, in training and when answering (default: the cycle's)")
+                        help="ablation: tokens a training input keeps (default: the cycle's); answers keep the serving cut")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)
