@@ -44,10 +44,11 @@ def test_labels_spelled_another_way_get_the_same_zero_shot_head(bert_classifier)
 
 def test_a_described_label_starts_from_its_name_and_its_description(bert_classifier):
     model, tokenizer = bert_classifier.model, bert_classifier.tokenizer
-    labels = ["pay_bill", "lost_card"]
+    labels = ["pay_bill", "lost_card", "check_balance"]
     names = label_embeddings(model, tokenizer, labels, "mean")
-    described = label_embeddings(model, tokenizer, labels, "mean", descriptions={"lost_card": "stolen", "pay_bill": " "})
-    assert torch.equal(described[0], names[0])  # a blank description changes nothing
+    described = label_embeddings(model, tokenizer, labels, "mean",
+                                 descriptions={"lost_card": "stolen", "pay_bill": " ", "check_balance": None})
+    assert torch.equal(described[0], names[0]) and torch.equal(described[2], names[2])  # blank or none: the name alone
     meaning = F.normalize(embed_texts(model, tokenizer, ["stolen"], "mean"), dim=-1)[0]
     assert torch.allclose(described[1], F.normalize(names[1] + meaning, dim=0), atol=1e-6)
     assert not torch.allclose(described[1], names[1])

@@ -101,7 +101,7 @@ def label_embeddings(
     vectors = F.normalize(
         embed_texts(model, tokenizer, [label_text(label) for label in labels], pooling, max_length=max_length), dim=-1
     )
-    described = [i for i, label in enumerate(labels) if (descriptions or {}).get(label, "").strip()]
+    described = [i for i, label in enumerate(labels) if ((descriptions or {}).get(label) or "").strip()]
     if described:
         texts = [descriptions[labels[i]].strip() for i in described]  # type: ignore[index]
         meaning = F.normalize(embed_texts(model, tokenizer, texts, pooling, max_length=max_length), dim=-1)
