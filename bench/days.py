@@ -294,15 +294,18 @@ def targets(rows: list[dict]) -> dict:
 
 @styled()
 def plot(splits: list[dict], path: Path, title: str) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    # Side by side for a domain or two; with more (ablation arms) their long legends need the width: one above the other.
+    shape, size = ((1, 2), (12, 4)) if len(splits) <= 2 else ((2, 1), (12, 8))
+    fig, (left, right) = plt.subplots(*shape, figsize=size, layout="constrained")
     for index, split in enumerate(splits):
         color = f"C{index}"
         rows = split["rows"]
         label = split.get("label") or f"intents seed {split['intents_seed']}"
         left.plot([r["day"] for r in rows], [r["accuracy"] for r in rows], "o-", color=color, label=f"{label}: cycle")
         tops = [r for r in rows if r["ceiling_accuracy"] is not None]
-        left.plot([r["day"] for r in tops], [r["ceiling_accuracy"] for r in tops], "s--", color=color,
-                  label=f"{label}: ceiling (all layers, all data)")
+        if tops:  # no legend entry for a ceiling that was not trained
+            left.plot([r["day"] for r in tops], [r["ceiling_accuracy"] for r in tops], "s--", color=color,
+                      label=f"{label}: ceiling (all layers, all data)")
         days = [r for r in rows if r["cycle_s"] is not None]
         width = 0.8 / len(splits)  # the splits' bars side by side within each day
         right.bar([r["day"] + (index - (len(splits) - 1) / 2) * width for r in days], [r["cycle_s"] for r in days],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from PIL import Image
 
-from bench.days import cycle_config, main, targets
+from bench.days import cycle_config, main, plot, targets
 from tuner.config import DEFAULT_MAX_LENGTH
 
 
@@ -75,3 +76,14 @@ def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, t
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()  # refused before anything is written
+
+
+def test_the_plot_stacks_its_panels_when_many_arms_need_legend_room(tmp_path):
+    rows = [day(0, 0.8, None, None), day(1, 0.9, 0.92), day(2, 0.93, None, 12.0)]
+    split = lambda label: {"intents_seed": 0, "label": label, "rows": rows}  # noqa: E731
+    plot([split("one domain")], tmp_path / "one.png", "one")
+    plot([split(f"arm {i}, a variant with a long description of what it changes") for i in range(3)],
+         tmp_path / "three.png", "three")
+    one, three = Image.open(tmp_path / "one.png").size, Image.open(tmp_path / "three.png").size
+    assert one[0] > one[1]  # side by side: wider than tall
+    assert three[1] > one[1] * 1.5  # one above the other: about twice as tall
