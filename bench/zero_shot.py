@@ -36,6 +36,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from recsys.datasets import clinc150  # noqa: E402
+from tuner.config import DEFAULT_MAX_LENGTH  # noqa: E402
 from tuner.encoding import label_text  # noqa: E402
 from tuner.heads import embed_texts, label_embeddings  # noqa: E402
 from tuner.loading import load_base  # noqa: E402
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--picks", type=int, nargs="+", default=[0, 1, 2],
                         help="which validation query of each intent stands in for its description")
-    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "zero_shot.json")
     args = parser.parse_args(argv)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from tuner.config import DEFAULT_MAX_LENGTH
 from tuner.device import autocast, to_device
 from tuner.encoding import Batch, batched, classification_batch, encode_texts, label_text, pool
 
@@ -76,7 +77,8 @@ def pooled_on_device(model: nn.Module, batch: Batch, pooling: str) -> torch.Tens
 
 @torch.no_grad()
 def embed_texts(
-    model: nn.Module, tokenizer, texts: Sequence[str], pooling: str, *, max_length: int = 64, batch_size: int = 64
+    model: nn.Module, tokenizer, texts: Sequence[str], pooling: str, *, max_length: int = DEFAULT_MAX_LENGTH,
+    batch_size: int = 64,
 ) -> torch.Tensor:
     """Pooled vectors of ``texts`` (eval mode is the caller's job)."""
     ids = encode_texts(tokenizer, texts, max_length)
@@ -88,7 +90,7 @@ def embed_texts(
 
 
 def label_embeddings(
-    model: nn.Module, tokenizer, labels: Sequence[str], pooling: str, max_length: int = 64,
+    model: nn.Module, tokenizer, labels: Sequence[str], pooling: str, max_length: int = DEFAULT_MAX_LENGTH,
     descriptions: Mapping[str, str] | None = None,
 ) -> torch.Tensor:
     """Normalised pooled embeddings of the label names, read as words (``label_text``).
@@ -110,7 +112,7 @@ def label_embeddings(
 
 
 def zero_shot_head(
-    model: nn.Module, tokenizer, labels: Sequence[str], pooling: str, scale: float = 20.0, max_length: int = 64,
+    model: nn.Module, tokenizer, labels: Sequence[str], pooling: str, scale: float = 20.0, max_length: int = DEFAULT_MAX_LENGTH,
     descriptions: Mapping[str, str] | None = None,
 ) -> ClassifierHead:
     """A head whose rows are the labels' embeddings (``label_embeddings``): cosine zero-shot classification."""

@@ -19,7 +19,6 @@ from tuner.heads import pooled_on_device, zero_shot_head
 from tuner.loading import BaseModel
 
 
-
 def max_length_for(adapter: Adapter | None, max_length: int | None) -> int:
     """The caller's limit, else the one the adapter was trained with (inputs cut alike)."""
     if max_length is not None:
