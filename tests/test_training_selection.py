@@ -84,11 +84,12 @@ def test_training_keeps_the_step_its_selection_rule_picks_from_the_recorded_hist
 def test_early_stop_on_accuracy_says_why(bert_classifier):
     split = toy_split(160)
     # Far too high a rate: accuracy collapses after step 0 and never comes back (patience alone decides).
-    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0, progress=False)
+    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0,
+                         patience_epochs=0.0, progress=False)
     result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
     assert result.stop_reason == "patience" and result.stopped_early
     assert result.steps < result.total_steps
-    assert "2 evaluations without a better accuracy" in result.why_stopped()
+    assert f"2 evaluations ({result.steps} steps) without a better accuracy" in result.why_stopped()
 
 
 def test_a_start_that_may_not_be_kept_loses_to_the_best_trained_pass(bert_classifier):
@@ -117,7 +118,8 @@ def test_a_start_that_may_not_be_kept_loses_to_the_best_trained_pass(bert_classi
 def test_patience_never_stops_before_min_epochs_passes_over_the_training_set(bert_classifier):
     split = toy_split(160)
     # As above, every evaluation after step 0 is worse; patience alone stops at step 2.
-    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0, progress=False)
+    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0,
+                         patience_epochs=0.0, progress=False)
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
     stops = {}
     for min_epochs in (0.0, 2.0):
@@ -129,6 +131,23 @@ def test_patience_never_stops_before_min_epochs_passes_over_the_training_set(ber
     assert stops[2.0] == 2 * steps_per_epoch  # the first evaluation at or after two passes
     with pytest.raises(ValueError, match="min_epochs must be >= 0, got -1"):
         TrainConfig(min_epochs=-1)
+
+
+def test_patience_waits_an_epoch_after_the_best_pass_when_passes_come_several_an_epoch(bert_classifier):
+    split = toy_split(160)
+    # As above: the best pass is step 0, and two passes a step later patience alone would stop.
+    config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0,
+                         patience_epochs=1.5, progress=False)
+    steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
+    result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
+    assert result.stopped_early and result.best_step == 0
+    assert result.steps == math.ceil(1.5 * steps_per_epoch)  # not config.patience
+    # With passes an epoch apart the window is already covered: patience counts passes as before.
+    spaced = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1],
+                           config=replace(config, eval_every=steps_per_epoch, patience_epochs=1.0))
+    assert spaced.stopped_early and spaced.steps == config.patience * steps_per_epoch
+    with pytest.raises(ValueError, match="patience_epochs must be >= 0, got -0.5"):
+        TrainConfig(patience_epochs=-0.5)
 
 
 def test_generation_monitors_token_f1_by_default(llama_generator):

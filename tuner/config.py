@@ -40,10 +40,13 @@ class TrainConfig:
     small one once; stretched so the validation rows scored stay at most ``eval_share``
     times the training rows seen, so a validation set grown with the history does not
     cost more than the training it selects from); ``patience`` counts validation passes without
-    improvement of ``monitor`` before stopping (0: never stop early), but never before
-    ``min_epochs`` passes over the training set: a large night checked every few
-    hundred examples would otherwise stop before it had seen all its new examples once,
-    while the warmed-up rate still has the weights away from the start, and keep step 0. ``monitor``
+    improvement of ``monitor`` before stopping (0: never stop early), and only once
+    ``patience_epochs`` passes over the training set have gone by since the best one (a
+    large night is checked every few hundred examples, so three passes can span less than an
+    epoch: the stop would then rest on a few noisy passes before every example was seen
+    again), and never before ``min_epochs`` passes over the training set: a large night
+    would otherwise stop before it had seen all its new examples once, while the warmed-up
+    rate still has the weights away from the start, and keep step 0. ``monitor``
     "auto" watches the gate's metric (accuracy, or token F1 for generation), with the
     validation loss only breaking ties; the best validation checkpoint is always
     restored at the end. ``schedule`` shapes the learning rate: linear warmup over
@@ -70,6 +73,7 @@ class TrainConfig:
     epochs: int = 3
     max_steps: int | None = None
     patience: int = 3
+    patience_epochs: float = 1.0
     min_epochs: float = 1.0
     eval_every: int = 0
     eval_examples: int = 512
@@ -111,9 +115,10 @@ class TrainConfig:
             raise ValueError(f"monitor must be one of {list(MONITORS)}, got {self.monitor!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
-        _finite(self, "min_epochs")
-        if self.min_epochs < 0:
-            raise ValueError(f"min_epochs must be >= 0, got {self.min_epochs!r}")
+        for name in ("min_epochs", "patience_epochs"):
+            _finite(self, name)
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("warmup", "label_smoothing"):
             _finite(self, name)
             if not 0.0 <= getattr(self, name) < 1.0:

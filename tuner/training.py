@@ -90,7 +90,8 @@ class TrainResult:
             best += f"; the start scored {self.start_not_kept:.4f} there and may not be kept (selected on those rows)"
         if self.stop_reason == "patience":
             since = sum(p.step > self.best_step for p in self.history)
-            return f"stopped at step {self.steps}/{self.total_steps}: {since} evaluations without a better {self.monitor}; {best}"
+            return (f"stopped at step {self.steps}/{self.total_steps}: {since} evaluations "
+                    f"({self.steps - self.best_step} steps) without a better {self.monitor}; {best}")
         return f"ran all {self.steps} steps ({len(self.history)} evaluations, every {self.eval_every} steps); {best}"
 
 
@@ -211,8 +212,10 @@ class AdapterTrainer:
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
         self.scheduler = scheduler(self.optimizer, self.total_steps, config.schedule, config.warmup)
-        # Patience may end training only after this step (config.min_epochs).
+        # Patience may end training only after this step (config.min_epochs), and only this
+        # many steps after the best pass (config.patience_epochs).
         self.min_steps = min(self.total_steps, math.ceil(config.min_epochs * steps_per_epoch))
+        self.patience_steps = math.ceil(config.patience_epochs * steps_per_epoch)
         self.eval_every = eval_cadence(config, steps_per_epoch, len(self.val_items))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -332,9 +335,14 @@ class AdapterTrainer:
             self.on_step(self.step_count, self.total_steps, value)
         if self.val_items and (self.step_count % self.eval_every == 0 or self.step_count == self.total_steps):
             self._evaluate()
-            if self.selection.exhausted and self.min_steps <= self.step_count < self.total_steps:
+            if self._patience_ran_out() and self.min_steps <= self.step_count < self.total_steps:
                 self.stopped_early = True
         return value
+
+    def _patience_ran_out(self) -> bool:
+        """``patience`` passes and ``patience_epochs`` of steps, both without a better pass."""
+        since_best = self.step_count - (self.selection.best_step or 0)
+        return self.selection.exhausted and since_best >= self.patience_steps
 
     def result(self) -> TrainResult:
         """Restore the best validation checkpoint (the last step without validation)."""
