@@ -27,6 +27,8 @@ from tuner.cycle.running import Workspace, run_cycle
 from tuner.data import split_interactions
 from tuner.registry import AdapterRegistry
 from tuner.serving.config import ServingConfig
+from tuner.serving.labels import known_labels
+from tuner.serving.variants import aligned_descriptions
 from tuner.tune import tune_domain
 
 SCHEMA = (
@@ -160,3 +162,25 @@ def test_declared_descriptions_shape_zero_shot_answers_and_the_variant_id(server
     swapped = live.client.predict("u1", ["lost stolen", "bill invoice"], domain="cards")
     assert [p.label for p in swapped.predictions] == ["z9", "q7"]
     assert swapped.variant.variant_id not in {bare.variant.variant_id, described.variant.variant_id}
+
+
+def test_zero_shot_labels_from_names_read_once_equal_those_read_from_the_store(tmp_path):
+    db = open_database(tmp_path / "adaptune.duckdb")
+    try:
+        described = (DomainLabel("pay_bill", "settle an invoice"), DomainLabel("refund", ""))
+        upsert_domain(db, DomainRecord("billing", labels=described))
+        append_interactions(db, toy_interactions(40, domain="billing"))
+        declared = domain_labels(db, "billing")
+        names = [label.name for label in declared]
+        labels = known_labels(db, "billing", declared=names)
+        # The declared names and those the log taught, as when the store is read for both.
+        assert labels == known_labels(db, "billing") and {"pay_bill", "refund"} < set(labels)
+        # Aligned with the labels: the described one keeps its text, every other label gets "".
+        descriptions = aligned_descriptions(declared, labels)
+        assert len(descriptions) == len(labels)
+        assert dict(zip(labels, descriptions))["pay_bill"] == "settle an invoice"
+        assert all(text == "" for label, text in zip(labels, descriptions) if label != "pay_bill")
+        # No description at all: () (names-only heads, the variant id without descriptions).
+        assert aligned_descriptions((DomainLabel("refund", " "),), labels) == ()
+    finally:
+        db.close()

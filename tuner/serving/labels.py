@@ -8,6 +8,8 @@ marked right), so labels traffic taught are never lost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from recsys.domains import schema_label_names
 from recsys.store import Database
 
@@ -31,6 +33,13 @@ def log_labels(db: Database, domain: str | None = None, *, limit: int = MAX_LABE
     return tuple(row[0] for row in rows)
 
 
-def known_labels(db: Database, domain: str | None = None, *, limit: int = MAX_LABELS) -> tuple[str, ...]:
-    """The declared labels plus those the log taught, sorted (at most ``limit``)."""
-    return tuple(sorted(set(schema_label_names(db, domain)) | set(log_labels(db, domain, limit=limit))))[:limit]
+def known_labels(
+    db: Database, domain: str | None = None, *, limit: int = MAX_LABELS, declared: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The declared labels plus those the log taught, sorted (at most ``limit``).
+
+    ``declared``: the domain's declared names, when the caller has read them already (a
+    zero-shot Predict reads them once, for the names and their descriptions).
+    """
+    names = schema_label_names(db, domain) if declared is None else declared
+    return tuple(sorted(set(names) | set(log_labels(db, domain, limit=limit))))[:limit]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from recsys.domains import UnknownDomainError, check_domain_name, get_domain, label_descriptions
+from recsys.domains import DomainLabel, UnknownDomainError, check_domain_name, domain_labels, get_domain
 from tuner.chains import resolve_chain
 from tuner.registry import AdapterRegistry
 from tuner.serving.errors import NoLabelsError
@@ -131,13 +132,15 @@ class VariantResolver:
 
     def _descriptions(self, domain: str, labels: tuple[str, ...]) -> tuple[str, ...]:
         """The domain's declared descriptions of ``labels``, aligned with them (() when none has one)."""
-        declared = label_descriptions(self.registry.db, domain) if domain else {}
-        return tuple(declared.get(label, "") for label in labels) if declared else ()
+        return aligned_descriptions(domain_labels(self.registry.db, domain) if domain else (), labels)
 
     def _base(self, domain: str, source: str, user_known: bool, reason: str) -> ResolvedVariant:
         labels: tuple[str, ...] = ()
+        # Read once: the names join the log's labels, the descriptions key the zero-shot heads.
+        declared = domain_labels(self.registry.db, domain) if domain else ()
         if self.task == "classification":
-            labels = known_labels(self.registry.db, domain or None)
+            names = [label.name for label in declared] if domain else None
+            labels = known_labels(self.registry.db, domain or None, declared=names)
             if not labels:
                 where = f"domain {domain!r}" if domain else "the log"
                 raise NoLabelsError(
@@ -145,7 +148,7 @@ class VariantResolver:
                     "names (declare the domain's labels with UpsertDomain, log corrected or positive interactions, "
                     "or train an adapter)"
                 )
-        descriptions = self._descriptions(domain, labels)
+        descriptions = aligned_descriptions(declared, labels)
         variant = Variant(
             variant_id=variant_id(self.base_model, self.task, (), labels, descriptions),
             domain=domain,
@@ -159,3 +162,8 @@ class VariantResolver:
         )
         return ResolvedVariant(variant, None, labels, descriptions)
 
+
+def aligned_descriptions(declared: Sequence[DomainLabel], labels: Sequence[str]) -> tuple[str, ...]:
+    """The declared descriptions of ``labels``, aligned with them (() when none has one)."""
+    described = {label.name: label.description for label in declared if label.description.strip()}
+    return tuple(described.get(label, "") for label in labels) if described else ()
