@@ -20,6 +20,7 @@ from recsys.store import open_database
 from server.client import InvalidArgumentError
 from tests.cycle_logs import FINE, STRUGGLING, mixed_log
 from tests.fixtures.toy_data import toy_interactions
+from tuner.cycle.probing import probe_domain
 from tests.serving_support import one_torch_thread  # noqa: F401 (fixture)
 from tuner.config import TrainConfig
 from tuner.cycle.config import CycleConfig
@@ -184,3 +185,16 @@ def test_zero_shot_labels_from_names_read_once_equal_those_read_from_the_store(t
         assert aligned_descriptions((DomainLabel("refund", " "),), labels) == ()
     finally:
         db.close()
+
+
+def test_the_layer_probe_scores_with_the_described_zero_shot_head_that_predict_serves(bert_classifier):
+    examples = split_interactions(toy_interactions(40), validation=0.2, test=0.2).train
+    config = CycleConfig(base_model=bert_classifier.name)
+    labels = sorted({e.target for e in examples})
+    names_only = probe_domain(bert_classifier, examples, config, labels)
+    described = probe_domain(bert_classifier, examples, config, labels, {labels[0]: "money left in the account"})
+    assert [(o.layer, o.module_group) for o in names_only] == [(o.layer, o.module_group) for o in described]
+    # Another head, another loss: the gradients differ; the same call again gives the same ones.
+    assert [o.grad_norm for o in names_only] != pytest.approx([o.grad_norm for o in described])
+    again = probe_domain(bert_classifier, examples, config, labels, {labels[0]: "money left in the account"})
+    assert [o.grad_norm for o in again] == pytest.approx([o.grad_norm for o in described])

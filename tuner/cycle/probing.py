@@ -1,12 +1,13 @@
 """The loss a cycle probes layers with, per task.
 
-Classification probes the bare backbone through the zero-shot head (label names), i.e.
-where the base model's own answer is wrong; generation uses the response-token LM loss.
+Classification probes the bare backbone through the zero-shot head (label names and
+declared descriptions), i.e. where the base model's own answer is wrong; generation uses
+the response-token LM loss.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch.nn.functional as F
 
@@ -20,11 +21,14 @@ from tuner.probe import ProbeObservation, causal_lm_loss, probe_layers
 
 
 def probe_domain(
-    base: BaseModel, examples: Sequence[Example], config: CycleConfig, labels: Sequence[str] = ()
+    base: BaseModel, examples: Sequence[Example], config: CycleConfig, labels: Sequence[str] = (),
+    descriptions: Mapping[str, str] | None = None,
 ) -> list[ProbeObservation]:
     """Gradient norm per (layer, group) of the base model on ``examples``; the base is left unchanged.
 
-    ``labels`` is the domain's label set for the zero-shot head (default: the examples' own).
+    ``labels`` is the domain's label set for the zero-shot head (default: the examples' own),
+    ``descriptions`` its declared descriptions: the head is the one zero-shot Predict answers
+    with, so the probe measures where the served base model is wrong.
     """
     if not examples:
         raise ValueError("probe_domain needs at least one example")
@@ -34,7 +38,8 @@ def probe_domain(
     items = objective.encode(list(examples))
     batches = [objective.batch([items[i] for i in chunk]) for chunk in batched(range(len(items)), config.probe_batch_size)]
     if base.task == "classification":
-        head = zero_shot_head(base.model, base.tokenizer, labels, base.pooling, max_length=max_length)
+        head = zero_shot_head(base.model, base.tokenizer, labels, base.pooling, max_length=max_length,
+                              descriptions=descriptions)
         head.requires_grad_(False)
 
         def loss_fn(model, batch):
