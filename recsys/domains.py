@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -128,9 +129,9 @@ def domain_labels(db: Database, name: str) -> tuple[DomainLabel, ...]:
     return tuple(DomainLabel(*row) for row in rows)
 
 
-def label_descriptions(db: Database, name: str) -> dict[str, str]:
-    """The domain's declared labels that have a description, name -> description."""
-    return {label.name: label.description for label in domain_labels(db, name) if label.description.strip()}
+def described(labels: Sequence[DomainLabel]) -> dict[str, str]:
+    """Of ``labels``, those that have a description: name -> description."""
+    return {label.name: label.description for label in labels if label.description.strip()}
 
 
 def schema_label_names(db: Database, name: str | None) -> tuple[str, ...]:

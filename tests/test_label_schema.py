@@ -20,10 +20,10 @@ from recsys.store import open_database
 from server.client import InvalidArgumentError
 from tests.cycle_logs import FINE, STRUGGLING, mixed_log
 from tests.fixtures.toy_data import toy_interactions
-from tuner.cycle.probing import probe_domain
 from tests.serving_support import one_torch_thread  # noqa: F401 (fixture)
 from tuner.config import TrainConfig
 from tuner.cycle.config import CycleConfig
+from tuner.cycle.probing import probe_domain
 from tuner.cycle.running import Workspace, run_cycle
 from tuner.data import split_interactions
 from tuner.registry import AdapterRegistry

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from recsys.domains import check_domain_name, label_descriptions, schema_label_names
+from recsys.domains import check_domain_name, described, domain_labels
 from tuner.architectures import MODULE_GROUPS, validate_targets
 from tuner.config import TrainConfig
 from tuner.data import DataSplit, check_labels, require_training_examples
@@ -77,13 +77,14 @@ def tune_domain(
         raise TuningError(f"the test split of domain {domain!r} is empty; more labelled examples are needed")
     validate_targets(base.model, list(layers), list(groups))
     labels = None
+    declared = domain_labels(registry.db, domain)  # read once: the head's labels and their descriptions
+    descriptions = described(declared)
     if base.task == "classification":  # what training shows plus the domain's declared labels
-        labels = sorted({e.target for e in split.train} | set(schema_label_names(registry.db, domain)))
+        labels = sorted({e.target for e in split.train} | {label.name for label in declared})
     if labels is not None:
         check_labels(labels, split.validation, "validation set")
         check_labels(labels, split.test, "test set")
     parent = parent_champion(registry, domain) if warm_start else None
-    described = label_descriptions(registry.db, domain)
     result = train_adapter(
         base,
         split.train,
@@ -94,12 +95,12 @@ def tune_domain(
         labels=labels,
         init_from=parent.path if parent else None,
         on_step=on_step,
-        label_descriptions=described,
+        label_descriptions=descriptions,
     )
     max_length = config.max_length
     metrics = evaluate(base, split.test, result.adapter, group_by=group_by, batch_size=config.batch_size, max_length=max_length)
     baseline = evaluate(base, split.test, None, labels=labels, group_by=group_by, batch_size=config.batch_size,
-                        max_length=max_length, descriptions=described)
+                        max_length=max_length, descriptions=descriptions)
     record = registry.register(
         result.adapter,
         domain=domain,

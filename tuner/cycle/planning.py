@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from recsys.cycles import new_labeled_counts
-from recsys.domains import label_descriptions, schema_label_names
+from recsys.domains import described, domain_labels
 from recsys.events.model import Feedback
 from recsys.events.query import fetch_interactions
 from recsys.layers import LayerCostModel, LayerImportance, LayerSelection, Target, build_layer_importance, select_layers
@@ -277,8 +277,9 @@ def probe(ctx: PlanContext, domain: str, data: DomainData) -> str:
     examples = data.probe_examples(ctx.config.probe_examples)
     ctx.event("probing", domain, f"gradient probe on {len(examples)} corrected examples")
     # The declared labels too, with their descriptions: the zero-shot head Predict serves.
-    labels = sorted({e.target for e in data.split.train} | set(schema_label_names(ctx.db, domain)))
-    observations = probe_domain(ctx.base, examples, ctx.config, labels, label_descriptions(ctx.db, domain))
+    declared = domain_labels(ctx.db, domain)
+    labels = sorted({e.target for e in data.split.train} | {label.name for label in declared})
+    observations = probe_domain(ctx.base, examples, ctx.config, labels, described(declared))
     records = to_probe_records(observations, domain, probe_model_key(ctx.base.name), cycle_id=ctx.cycle_id)
     write_probes(ctx.db, records)
     return records[0].probe_id

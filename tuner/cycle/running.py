@@ -28,7 +28,7 @@ from recsys.cycles import (
     staged_by_interrupted,
     start_cycle,
 )
-from recsys.domains import chain, label_descriptions, schema_label_names
+from recsys.domains import chain, described, domain_labels
 from recsys.store import Database
 from tuner.adapters import Adapter
 from tuner.chains import child_config, parent_of
@@ -197,15 +197,16 @@ def train_domain(
     source = _warm_source(ws, domain, plan.data.line, config, notes, promoted_here)
     labels = None
     validation = split.validation
+    declared = domain_labels(ws.registry.db, domain)  # read once: the head's labels and their descriptions
+    descriptions = described(declared)
     if ws.base.task == "classification":
         trained_on = {e.target for e in split.train}
         own = source.labels if source is not None and source.domain == domain else ()
         # The declared schema too: the head covers labels traffic has not shown yet.
-        labels = sorted(trained_on | set(own) | set(schema_label_names(ws.registry.db, domain)))
+        labels = sorted(trained_on | set(own) | {label.name for label in declared})
         validation, dropped = drop_unseen(trained_on, split.validation)
         if dropped:
             notes.append(f"{dropped} validation examples have labels unseen in training and were left out")
-    described = label_descriptions(ws.registry.db, domain)
     last_event = [0.0]
 
     def on_step(step: int, total: int, loss: float) -> None:
@@ -229,7 +230,7 @@ def train_domain(
         ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
         labels=labels, init_from=source.path if source else None, on_step=on_step, replay=replay,
-        label_descriptions=described,
+        label_descriptions=descriptions,
     )  # fmt: skip
     ctx.check()
     gate_started = time.perf_counter()
@@ -237,7 +238,7 @@ def train_domain(
     max_length = config.train.max_length
     remembered = remembered_predictions(champion_folder, ws.base.name, max_length)
     verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered,
-                   descriptions=described)
+                   descriptions=descriptions)
     gate_seconds = time.perf_counter() - gate_started
     extra = {}
     if ws.base.task == "classification":  # the gate of a later cycle reuses these if this one becomes champion

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from recsys.domains import DomainLabel, UnknownDomainError, check_domain_name, domain_labels, get_domain
+from recsys.domains import DomainLabel, UnknownDomainError, check_domain_name, described, domain_labels, get_domain
 from tuner.chains import resolve_chain
 from tuner.registry import AdapterRegistry
 from tuner.serving.errors import NoLabelsError
@@ -165,5 +165,5 @@ class VariantResolver:
 
 def aligned_descriptions(declared: Sequence[DomainLabel], labels: Sequence[str]) -> tuple[str, ...]:
     """The declared descriptions of ``labels``, aligned with them (() when none has one)."""
-    described = {label.name: label.description for label in declared if label.description.strip()}
-    return tuple(described.get(label, "") for label in labels) if described else ()
+    texts = described(declared)
+    return tuple(texts.get(label, "") for label in labels) if texts else ()
