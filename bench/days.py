@@ -149,6 +149,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
     if args.min_epochs is not None:
         cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
+    if args.no_imprint:
+        cycle = replace(cycle, train=replace(cycle.train, imprint_new_labels=False))
     if args.schedule is not None:
         cycle = replace(cycle, train=replace(cycle.train, schedule=args.schedule, warmup=args.warmup))
     if args.no_spread_replay:
@@ -343,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
     parser.add_argument("--continue-label-smoothing", type=float, default=None,
                         help="ablation: a warm-started candidate's label smoothing (default: the cycle's)")
+    parser.add_argument("--no-imprint", action="store_true",
+                        help="ablation: a new head's rows start from the label names, not imprinted from examples")
     parser.add_argument("--min-epochs", type=float, default=None,
                         help="ablation: passes before patience may stop a candidate (default: the cycle's)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None,

@@ -61,12 +61,31 @@ def test_new_labels_are_imprinted_from_the_childs_examples_and_shared_rows_come_
     assert not torch.allclose(child.head.weight[0], name[0] * expected.norm(), atol=1e-3)
 
 
-def test_imprinting_is_off_without_a_parent_or_when_disabled(bert_classifier, parent_folder):
+def test_a_cold_start_imprints_every_label_from_its_examples(bert_classifier):
+    train = split(CHILD_LABELS, 2, "c").train
+    names = label_embeddings(bert_classifier.model.eval(), bert_classifier.tokenizer, list(CHILD_LABELS), "mean", CONFIG.max_length)
+    bare, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS)
+    assert torch.allclose(bare.head.weight, names, atol=1e-6)  # no examples: the names
+    scratch, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS, examples=train)
+    for i, label in enumerate(CHILD_LABELS):
+        texts = [e.text for e in train if e.target == label]
+        vectors = F.normalize(embed_texts(bert_classifier.model, bert_classifier.tokenizer, texts, "mean", max_length=CONFIG.max_length), dim=-1)
+        # The mean of the name's row and the examples' normalised embeddings, at the name row's norm (1), no bias.
+        expected = F.normalize(torch.cat([names[i][None], vectors]).mean(dim=0), dim=-1)
+        assert torch.allclose(scratch.head.weight[i], expected, atol=1e-5)
+    assert torch.equal(scratch.head.bias, torch.zeros(len(CHILD_LABELS)))
+    # Through training (0 steps): the config switch decides.
+    plain = replace(CONFIG, max_steps=0, imprint_new_labels=False)
+    off = train_adapter(bert_classifier, train, [], layers=[1], config=plain, labels=CHILD_LABELS).adapter
+    on = train_adapter(bert_classifier, train, [], layers=[1], config=replace(plain, imprint_new_labels=True), labels=CHILD_LABELS).adapter
+    assert torch.allclose(off.head.weight, names, atol=1e-6)
+    assert torch.allclose(on.head.weight, scratch.head.weight, atol=1e-6)
+
+
+def test_imprinting_of_a_warm_start_follows_the_switch(bert_classifier, parent_folder):
     folder, _ = parent_folder
     train = split(CHILD_LABELS, 2, "c").train
     names = lambda adapter: label_embeddings(adapter.model.eval(), bert_classifier.tokenizer, ["transfer_money"], "mean", CONFIG.max_length)[0]  # noqa: E731
-    scratch, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS, examples=train)
-    assert torch.allclose(scratch.head.weight[0], names(scratch), atol=1e-6)
     # Through training (0 steps): the config switch decides.
     plain = replace(CONFIG, max_steps=0, imprint_new_labels=False)
     off = train_adapter(bert_classifier, train, [], layers=[1], config=plain, labels=CHILD_LABELS, init_from=folder).adapter

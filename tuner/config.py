@@ -88,8 +88,9 @@ class TrainConfig:
     progress: bool = True
     select_start: bool = True
     cache_frozen_layers: bool = True
-    # A warm-started head's rows for labels its parent lacks start from the child's
-    # training examples (imprinting, ``tuner.inheritance``), not from the label names.
+    # A new head row starts from its label's training examples (imprinting,
+    # ``tuner.inheritance``), the name one more member, not from the name alone: every row
+    # of a cold start, and a warm-started head's rows for labels its parent lacks.
     imprint_new_labels: bool = True
     # A child warm-started from its parent trains its LoRA at ``lr`` x this (its head at the
     # full rate): the parent's encoder is already tuned, and a handful of examples at the

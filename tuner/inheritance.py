@@ -8,7 +8,10 @@ at hand, imprinting (Qi et al., CVPR 2018) places its row at the mean of their
 normalised embeddings under the parent's encoder, already tuned to the domain; the
 name's embedding counts as one more example, a prior that matters most with one or two.
 Its norm and bias start at the means of the inherited rows' (the head does not normalise
-its rows, so a row's norm is its label's scale), level with them.
+its rows, so a row's norm is its label's scale), level with them. A cold start (no parent)
+imprints every row the same way under the base encoder, keeping the name row's norm and
+a zero bias: its first head is then the nearest-centroid classifier of its examples, which
+does not depend on how the labels are named.
 """
 
 from __future__ import annotations

@@ -4,6 +4,14 @@ Best is the monitored metric in its explicit direction (accuracy and token F1 up
 down), with validation loss only breaking ties: continued training can make the head
 more confident, so loss rises on the examples it still gets wrong while accuracy holds
 or improves; choosing by loss then keeps step 0 (the champion) forever.
+
+Patience watches training's own progress: the evaluations since the best trained pass,
+not since the best pass overall. The start (step 0) can still be the pass kept, but it
+does not run the clock: a start already fitted to the data (an imprinted head, a
+champion) scores high, the first steps at the full rate dip below it, and the recovery
+takes longer than patience; counted from the start, every dipping pass was "no better",
+and training stopped before it recovered (77 intents: six of seven imprinted first
+nights kept step 0, the untrained head).
 """
 
 from __future__ import annotations
@@ -16,7 +24,10 @@ from tuner.config import GREATER_IS_BETTER
 
 @dataclass
 class Selection:
-    """Tracks the best evaluation so far and the evaluations since it (for patience)."""
+    """Tracks the best evaluation so far (kept) and the best trained one (for patience).
+
+    An evaluation at ``step`` 0 is the start's: it can be the best, never the best trained.
+    """
 
     monitor: str
     patience: int = 0
@@ -25,7 +36,10 @@ class Selection:
     best_loss: float = math.inf
     evals: int = 0
     since_best: int = 0
+    progress_step: int | None = None
+    since_progress: int = 0
     _key: tuple[float, float] = field(default=(math.inf, math.inf), repr=False)
+    _progress_key: tuple[float, float] = field(default=(math.inf, math.inf), repr=False)
 
     def __post_init__(self) -> None:
         if self.monitor not in GREATER_IS_BETTER:
@@ -38,6 +52,11 @@ class Selection:
         sign = -1.0 if GREATER_IS_BETTER[self.monitor] else 1.0
         key = (sign * metric, loss)
         self.evals += 1
+        if step > 0:
+            if key < self._progress_key:
+                self._progress_key, self.progress_step, self.since_progress = key, step, 0
+            else:
+                self.since_progress += 1
         if key < self._key:
             self._key, self.best_step, self.best_metric, self.best_loss, self.since_best = key, step, metric, loss, 0
             return True
@@ -46,5 +65,6 @@ class Selection:
 
     @property
     def exhausted(self) -> bool:
-        """Patience ran out: ``patience`` evaluations in a row without a better one (never when 0)."""
-        return bool(self.patience) and self.since_best >= self.patience
+        """Patience ran out: ``patience`` evaluations in a row without a better trained one
+        (never when 0, nor before a trained evaluation)."""
+        return bool(self.patience) and self.progress_step is not None and self.since_progress >= self.patience

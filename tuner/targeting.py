@@ -105,9 +105,9 @@ def prepare_adapter(
     Fresh LoRA starts as the identity (B = 0), so a fresh adapter predicts like the base
     model; a classification head starts from the label names embedded by the model as
     initialised (after any warm start), with ``label_descriptions`` where declared, i.e. at
-    zero-shot accuracy. A warm start given
-    the child's ``examples`` imprints the rows of labels its parent lacks from them
-    (``tuner.inheritance``).
+    zero-shot accuracy. Given ``examples``, a cold start imprints every row from them, and
+    a warm start the rows of labels its parent lacks (``tuner.inheritance``): a label's
+    examples say what it means better than its name, which may be a code.
     """
     layers = sorted(set(int(layer) for layer in layers))
     groups = tuple(dict.fromkeys(groups))
@@ -142,5 +142,9 @@ def prepare_adapter(
             new = [label for label in info.labels if label not in inherited]
             if examples and new:
                 imprint_rows(adapter, base, examples, new, inherited, config.max_length)
+        elif examples:
+            # A cold start has no parent: every label is new, imprinted from its examples
+            # (its name's row one more member), so the start does not hang on how it is named.
+            imprint_rows(adapter, base, examples, info.labels, [], config.max_length)
         return adapter, copied
     return Adapter(model=model, info=info, head=head), copied

@@ -80,6 +80,8 @@ class TrainResult:
     stop_reason: str = "completed"
     # The start's validation score when it could not be kept (``TrainConfig.select_start`` off).
     start_not_kept: float | None = None
+    # The best trained pass (patience counts from it, ``tuner.selection``; None: none scored).
+    progress_step: int | None = None
 
     def why_stopped(self) -> str:
         """One line for reports: where it stopped, why, and which checkpoint it kept."""
@@ -89,9 +91,11 @@ class TrainResult:
         if self.start_not_kept is not None:
             best += f"; the start scored {self.start_not_kept:.4f} there and may not be kept (selected on those rows)"
         if self.stop_reason == "patience":
-            since = sum(p.step > self.best_step for p in self.history)
+            last = self.best_step if self.progress_step is None else self.progress_step
+            since = sum(p.step > last for p in self.history)
+            trained = "" if last == self.best_step else f" than training's best (step {last})"
             return (f"stopped at step {self.steps}/{self.total_steps}: {since} evaluations "
-                    f"({self.steps - self.best_step} steps) without a better {self.monitor}; {best}")
+                    f"({self.steps - last} steps) without a better {self.monitor}{trained}; {best}")
         return f"ran all {self.steps} steps ({len(self.history)} evaluations, every {self.eval_every} steps); {best}"
 
 
@@ -340,9 +344,9 @@ class AdapterTrainer:
         return value
 
     def _patience_ran_out(self) -> bool:
-        """``patience`` passes and ``patience_epochs`` of steps, both without a better pass."""
-        since_best = self.step_count - (self.selection.best_step or 0)
-        return self.selection.exhausted and since_best >= self.patience_steps
+        """``patience`` passes and ``patience_epochs`` of steps, both without a better trained pass."""
+        since_progress = self.step_count - (self.selection.progress_step or 0)
+        return self.selection.exhausted and since_progress >= self.patience_steps
 
     def result(self) -> TrainResult:
         """Restore the best validation checkpoint (the last step without validation)."""
@@ -372,6 +376,7 @@ class AdapterTrainer:
             monitor=self.monitor,
             eval_every=self.eval_every,
             stop_reason="patience" if self.stopped_early else "completed",
+            progress_step=self.selection.progress_step,
             # history[0] is step 0's pass whenever there is validation (scored in __init__).
             start_not_kept=None if self.config.select_start or not self.history else self.history[0].val_metric,
         )
