@@ -147,8 +147,10 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, continue_label_smoothing=args.continue_label_smoothing)
     if args.replay_ratio is not None:
         cycle = replace(cycle, replay_ratio=None if args.replay_ratio < 0 else args.replay_ratio)
-    if args.min_epochs is not None:
-        cycle = replace(cycle, train=replace(cycle.train, min_epochs=args.min_epochs))
+    if args.cold_start_patience:
+        cycle = replace(cycle, cold_start_all_epochs=False)
+    if args.min_epochs is not None:  # a cold start's too: it no longer runs all its epochs
+        cycle = replace(cycle, cold_start_all_epochs=False, train=replace(cycle.train, min_epochs=args.min_epochs))
     if args.no_imprint:
         cycle = replace(cycle, train=replace(cycle.train, imprint_new_labels=False))
     if args.schedule is not None:
@@ -347,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ablation: a warm-started candidate's label smoothing (default: the cycle's)")
     parser.add_argument("--no-imprint", action="store_true",
                         help="ablation: a new head's rows start from the label names, not imprinted from examples")
+    parser.add_argument("--cold-start-patience", action="store_true",
+                        help="ablation: patience may stop a cold start after train.min_epochs (default: it runs all its epochs)")
     parser.add_argument("--min-epochs", type=float, default=None,
                         help="ablation: passes before patience may stop a candidate (default: the cycle's)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None,

@@ -50,6 +50,7 @@ def test_torch_free_copies_match_the_tuner():
         ("domains", ("Banking",), "domains 'Banking' is invalid"),
         ("domains", ("a", "a"), "domains lists a domain twice"),
         ("dry_run", "yes", "dry_run must be a bool, got 'yes'"),
+        ("cold_start_all_epochs", 1, "cold_start_all_epochs must be a bool, got 1"),
         ("train", {"epochs": 1}, "train must be a TrainConfig, got dict"),
         ("probe_examples", 0, "probe_examples must be an integer >= 1, got 0"),
         ("replay_ratio", -0.5, r"replay_ratio must be a number in \[0, inf\], got -0.5"),
@@ -181,7 +182,9 @@ def test_a_server_with_a_nightly_schedule_starts_and_stops_it(tmp_path):
 def test_a_warm_started_candidate_gets_the_continuing_schedule_at_the_scaled_rates():
     config = CycleConfig(continue_lr_scale=0.25)
     fresh, continued = config.train_config(False), config.train_config(True)
-    assert fresh == config.train
+    # A cold start trains as configured, every epoch run (its imprinted head dips, then recovers).
+    assert fresh == replace(config.train, min_epochs=float(config.train.epochs))
+    assert CycleConfig(cold_start_all_epochs=False).train_config(False) == config.train
     assert (continued.schedule, continued.warmup) == (config.continue_schedule, config.continue_warmup)
     assert continued.lr == pytest.approx(config.train.lr * 0.25)
     assert continued.head_lr == pytest.approx(config.train.head_lr * 0.25)

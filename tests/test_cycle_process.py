@@ -19,7 +19,9 @@ from server.client import AdaptuneClient
 from tests.cycle_logs import FINE, STRUGGLING, mixed_log
 from tuner.cycle.config import CycleConfig
 
-FEW_BILLING = replace(STRUGGLING, events=40, error_rate=0.8)
+# Enough billing rows that the gate's held-out share (a fifth) can tell a trained head from
+# zero-shot: at 40 events it held 9 rows, and one answer decided.
+FEW_BILLING = replace(STRUGGLING, events=80, error_rate=0.8)
 MANY_CARDS = replace(FINE, events=300, error_rate=0.5)
 
 
@@ -45,7 +47,7 @@ def test_sigkill_mid_training_leaves_registry_and_watermark_and_the_next_cycle_r
 
     server = serve(long)
     with AdaptuneClient(server.address, timeout=60) as client:
-        assert client.log_interactions(mixed_log(FEW_BILLING, MANY_CARDS)).accepted == 340
+        assert client.log_interactions(mixed_log(FEW_BILLING, MANY_CARDS)).accepted == 380
         staged = None
         for event in client.stream_cycle():
             if event.stage == "evaluated":
@@ -71,7 +73,7 @@ def test_sigkill_mid_training_leaves_registry_and_watermark_and_the_next_cycle_r
         assert "killed or crashed" in interrupted.error
         assert client.list_adapters() == []
         finished = client.run_cycle()
-        assert finished.summary["window"] == [0, 340]  # the killed cycle's events, again
+        assert finished.summary["window"] == [0, 380]  # the killed cycle's events, again
         assert finished.summary["promoted"] == ["billing"]
         assert [(a.domain, a.version, a.status) for a in client.list_adapters()] == [("billing", "v0001", "champion")]
         assert [c.status for c in client.list_cycles()] == ["finished", "interrupted"]

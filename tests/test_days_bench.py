@@ -44,7 +44,8 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
 def ablation_args(**overrides) -> argparse.Namespace:
     names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
-                                                "keep_start": False, "model": "minilm-l6"}
+                                                "keep_start": False, "no_imprint": False,
+                                                "cold_start_patience": False, "model": "minilm-l6"}
     return argparse.Namespace(**(values | overrides))
 
 
@@ -61,6 +62,19 @@ def test_the_schedule_ablation_changes_the_cold_start_only():
     assert (cosine.train.schedule, cosine.train.warmup) == ("cosine", 0.1)
     # A continued candidate has its own schedule whatever the cold start's.
     assert cosine.train_config(True).schedule == default.train_config(True).schedule == default.continue_schedule
+
+
+def test_the_imprint_ablation_starts_new_heads_from_the_names():
+    assert cycle_config(ablation_args()).train.imprint_new_labels
+    names = cycle_config(ablation_args(no_imprint=True))
+    assert not names.train.imprint_new_labels and not names.train_config(True).imprint_new_labels
+
+
+def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_it():
+    default = cycle_config(ablation_args())
+    assert default.train_config(False).min_epochs == default.train.epochs
+    for args in (ablation_args(cold_start_patience=True), ablation_args(min_epochs=1.0)):
+        assert cycle_config(args).train_config(False).min_epochs == 1.0
 
 
 @pytest.mark.parametrize("argv, message", [

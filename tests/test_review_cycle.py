@@ -29,14 +29,19 @@ from tuner.review.store import get_review, list_reviews
 def test_required_above_holds_only_a_candidate_that_changes_more_answers_than_the_threshold(workspace):
     upsert_domain(workspace.db, DomainRecord("billing", review_policy="required_above", review_threshold=0.99))
     append_interactions(workspace.db, mixed_log(STRUGGLING, FINE))
-    first = run_cycle(workspace, tiny_config(workspace.base))
+    # Both cycles start their heads from the names, not imprinted: this test needs the gate to
+    # pass the second candidate, and on 69 held-out rows of a tiny random model the imprinted
+    # champion left it nothing to gain (-2.9 points: 2 rows better, 4 worse).
+    names = tiny_config(workspace.base)
+    first = run_cycle(workspace, replace(names, train=replace(names.train, imprint_new_labels=False)))
     (outcome,) = first.outcomes
     assert outcome.promoted and outcome.review is None  # it changes less than 99% of the answers
     assert registry_state(workspace) == [("billing", "v0001", "champion")] and list_reviews(workspace.db) == []
 
     upsert_domain(workspace.db, DomainRecord("billing", review_policy="required_above", review_threshold=0.0))
     append_interactions(workspace.db, domain_events(STRUGGLING, seed=3, prefix="later"))
-    second = run_cycle(workspace, tiny_config(workspace.base, margin=0.0))
+    names_start = tiny_config(workspace.base, margin=0.0)
+    second = run_cycle(workspace, replace(names_start, train=replace(names_start.train, imprint_new_labels=False)))
     (outcome,) = second.outcomes
     assert outcome.gate.promote, outcome.gate.reason  # review only holds candidates the gate passed
     review = get_review(workspace.db, "billing", "v0002")

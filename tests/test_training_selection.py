@@ -41,12 +41,31 @@ def test_equal_metric_is_broken_by_the_lower_loss():
 
 def test_patience_counts_evaluations_without_a_better_one():
     selection = Selection("token_f1", patience=2)
-    selection.offer(0, 0.5, 1.0)
-    selection.offer(1, 0.4, 0.9)
+    selection.offer(1, 0.5, 1.0)
+    selection.offer(2, 0.4, 0.9)
     assert not selection.exhausted
-    selection.offer(2, 0.45, 0.8)
+    selection.offer(3, 0.45, 0.8)
     assert selection.exhausted
     assert not Selection("loss", patience=0).exhausted
+
+
+def test_the_start_can_be_kept_but_patience_counts_from_the_best_trained_pass():
+    # An imprinted head or a champion: a high start, a dip, a slow recovery past it.
+    selection = Selection("accuracy", patience=2)
+    selection.offer(0, 0.80, 0.5)
+    for step, accuracy in ((10, 0.14), (20, 0.45), (30, 0.61), (40, 0.60)):
+        selection.offer(step, accuracy, 1.0)
+        assert not selection.exhausted  # each dipping pass is worse than the start, not than training's best
+    assert (selection.best_step, selection.progress_step, selection.since_progress) == (0, 30, 1)
+    selection.offer(50, 0.55, 1.0)
+    assert selection.exhausted and selection.best_step == 0  # training stalled under the start: the start is kept
+    recovered = Selection("accuracy", patience=2)
+    for step, accuracy in ((0, 0.80), (10, 0.14), (20, 0.45), (30, 0.90)):
+        recovered.offer(step, accuracy, 1.0)
+    assert recovered.best_step == recovered.progress_step == 30 and not recovered.exhausted
+    only_start = Selection("accuracy", patience=1)
+    only_start.offer(0, 0.8, 0.5)
+    assert not only_start.exhausted and only_start.progress_step is None
 
 
 @pytest.mark.parametrize(("monitor", "patience"), [("f1", 1), ("loss", -1), ("loss", True)])
@@ -88,8 +107,27 @@ def test_early_stop_on_accuracy_says_why(bert_classifier):
                          patience_epochs=0.0, progress=False)
     result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
     assert result.stop_reason == "patience" and result.stopped_early
-    assert result.steps < result.total_steps
-    assert f"2 evaluations ({result.steps} steps) without a better accuracy" in result.why_stopped()
+    assert result.best_step == 0 < result.progress_step  # the start kept; training's own best came later
+    # Two passes after training's best (not after the start, which does not run the clock).
+    assert result.steps == result.progress_step + config.patience < result.total_steps
+    trained_best = max(p.val_accuracy for p in result.history[1:])
+    assert result.history[result.progress_step].val_accuracy == trained_best
+    assert ("2 evaluations (2 steps) without a better accuracy than training's best "
+            f"(step {result.progress_step}); kept step 0") in result.why_stopped()
+
+
+def test_training_recovers_past_a_high_start_that_patience_used_to_stop_at(bert_classifier):
+    # The imprinted head (the default cold start) scores well before training; the first
+    # steps at the full rate dip far below it, and the recovery passes it.
+    split = toy_split(240)
+    config = TrainConfig(epochs=8, lr=5e-3, batch_size=16, patience=3, progress=False)
+    result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
+    start, dip = result.history[0].val_accuracy, result.history[1].val_accuracy
+    assert dip < start - 0.3
+    # Counted from the start, three passes under it would have stopped training with the start kept.
+    under_start = [p.step for p in result.history[1:] if p.val_accuracy <= start]
+    assert len(under_start) >= config.patience
+    assert result.best_step > under_start[config.patience - 1] and result.best_metric > start
 
 
 def test_a_start_that_may_not_be_kept_loses_to_the_best_trained_pass(bert_classifier):
@@ -117,7 +155,7 @@ def test_a_start_that_may_not_be_kept_loses_to_the_best_trained_pass(bert_classi
 
 def test_patience_never_stops_before_min_epochs_passes_over_the_training_set(bert_classifier):
     split = toy_split(160)
-    # As above, every evaluation after step 0 is worse; patience alone stops at step 2.
+    # As above, every evaluation after step 0 is worse; patience alone stops two passes after training's best.
     config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0,
                          patience_epochs=0.0, progress=False)
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
@@ -126,26 +164,27 @@ def test_patience_never_stops_before_min_epochs_passes_over_the_training_set(ber
         result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1],
                                config=replace(config, min_epochs=min_epochs))
         assert result.stopped_early and result.best_step == 0
-        stops[min_epochs] = result.steps
-    assert stops[0.0] == config.patience
-    assert stops[2.0] == 2 * steps_per_epoch  # the first evaluation at or after two passes
+        stops[min_epochs] = (result.steps, result.progress_step)
+    assert stops[0.0][0] == stops[0.0][1] + config.patience < 2 * steps_per_epoch
+    assert stops[2.0][0] == 2 * steps_per_epoch  # the first evaluation at or after two passes
     with pytest.raises(ValueError, match="min_epochs must be >= 0, got -1"):
         TrainConfig(min_epochs=-1)
 
 
 def test_patience_waits_an_epoch_after_the_best_pass_when_passes_come_several_an_epoch(bert_classifier):
     split = toy_split(160)
-    # As above: the best pass is step 0, and two passes a step later patience alone would stop.
+    # As above: the start is kept, and two passes after training's best patience alone would stop.
     config = TrainConfig(epochs=20, lr=0.5, batch_size=16, eval_every=1, patience=2, min_epochs=0.0,
                          patience_epochs=1.5, progress=False)
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
     result = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1], config=config)
     assert result.stopped_early and result.best_step == 0
-    assert result.steps == math.ceil(1.5 * steps_per_epoch)  # not config.patience
+    # 1.5 epochs after training's best pass, not config.patience passes after it.
+    assert result.steps == result.progress_step + math.ceil(1.5 * steps_per_epoch)
     # With passes an epoch apart the window is already covered: patience counts passes as before.
     spaced = train_adapter(bert_classifier, split.train, split.validation, layers=[0, 1],
                            config=replace(config, eval_every=steps_per_epoch, patience_epochs=1.0))
-    assert spaced.stopped_early and spaced.steps == config.patience * steps_per_epoch
+    assert spaced.stopped_early and spaced.steps == spaced.progress_step + config.patience * steps_per_epoch
     with pytest.raises(ValueError, match="patience_epochs must be >= 0, got -0.5"):
         TrainConfig(patience_epochs=-0.5)
 
