@@ -40,8 +40,9 @@ class TrainConfig:
     small one once; stretched so the validation rows scored stay at most ``eval_share``
     times the training rows seen, so a validation set grown with the history does not
     cost more than the training it selects from); ``patience`` counts validation passes without
-    improvement of ``monitor`` before stopping (0: never stop early), and only once
-    ``patience_epochs`` passes over the training set have gone by since the best one (a
+    improvement of ``monitor`` on training's best pass before stopping (0: never stop early;
+    the start may be kept but does not run the clock, ``tuner.selection``), and only once
+    ``patience_epochs`` passes over the training set have gone by since that pass (a
     large night is checked every few hundred examples, so three passes can span less than an
     epoch: the stop would then rest on a few noisy passes before every example was seen
     again), and never before ``min_epochs`` passes over the training set: a large night

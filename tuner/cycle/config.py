@@ -76,14 +76,14 @@ class CycleConfig:
     ``continue_epochs`` over both (False: every pass covers both). Such a candidate never keeps
     its start (``continue_select_start`` False, ``TrainConfig.select_start``): the start was
     selected on the same validation rows, so its score there is inflated; the gate judges it
-    against what training made of it on held-out rows instead. A domain whose candidates
+    against what training made of it on held-out rows instead.
     A cold start (a domain's first candidate) starts from a head imprinted from its
     examples (``TrainConfig.imprint_new_labels``), already a fitted classifier; like a
     continued candidate its validation accuracy dips in its first steps and recovers late,
     so with ``cold_start_all_epochs`` it runs all ``train.epochs`` passes (the best pass,
-    the start included, is still the one kept): stopped by patience, six of seven first
-    nights kept the untrained head (two 77-intent domains: 0.944 and 0.953 on CLINC's test;
-    run through, 0.949 and 0.955; README "Days benchmark").
+    the start included, is still the one kept): stopped by patience, even counted from
+    training's best pass (``tuner.selection``), a 77-intent first night kept the untrained
+    head (0.944 on CLINC's test; run through, 0.949; README "Days benchmark").
     A domain whose candidates
     fail the gate by the margin ``escalation_after`` cycles running while its error rate
     stays at or above ``escalation_error_rate`` gets ``escalation_budget_factor`` times
