@@ -403,7 +403,9 @@ def train_adapter(
     loss)`` is called after every step. ``replay``: rows the start already learned (a continued
     adapter's replayed history), each trained once, spread evenly over the epochs, while
     ``train`` rows are trained every epoch. ``label_descriptions`` (a domain's declared
-    ones) shape the new head's starting rows with the names (``tuner.heads.label_embeddings``). With an empty validation set there is no early
+    ones) shape the new head's starting rows with the names (``tuner.heads.label_embeddings``);
+    with ``config.imprint_new_labels`` a row whose label has training rows is then imprinted
+    from them, the name's row one more member (``tuner.inheritance``). With an empty validation set there is no early
     stopping and the last step's weights are kept. Raises EmptyTrainingSetError,
     UnseenLabelError, ValueError (layers/groups out of range) before any work.
     """
