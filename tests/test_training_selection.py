@@ -36,7 +36,7 @@ def test_equal_metric_is_broken_by_the_lower_loss():
     assert selection.offer(5, 0.8, 0.6)  # same accuracy, lower loss: better
     assert not selection.offer(10, 0.8, 0.65)
     assert not selection.offer(15, 0.79, 0.1)  # lower loss never outweighs a worse metric
-    assert (selection.best_step, selection.best_loss, selection.since_best) == (5, 0.6, 2)
+    assert (selection.best_step, selection.best_loss, selection.since_progress) == (5, 0.6, 2)
 
 
 def test_patience_counts_evaluations_without_a_better_one():

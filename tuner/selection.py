@@ -36,7 +36,6 @@ class Selection:
     best_metric: float | None = None
     best_loss: float = math.inf
     evals: int = 0
-    since_best: int = 0
     progress_step: int | None = None
     since_progress: int = 0
     _key: tuple[float, float] = field(default=(math.inf, math.inf), repr=False)
@@ -59,9 +58,8 @@ class Selection:
             else:
                 self.since_progress += 1
         if key < self._key:
-            self._key, self.best_step, self.best_metric, self.best_loss, self.since_best = key, step, metric, loss, 0
+            self._key, self.best_step, self.best_metric, self.best_loss = key, step, metric, loss
             return True
-        self.since_best += 1
         return False
 
     @property

@@ -91,7 +91,7 @@ class TrainResult:
         if self.start_not_kept is not None:
             best += f"; the start scored {self.start_not_kept:.4f} there and may not be kept (selected on those rows)"
         if self.stop_reason == "patience":
-            last = self.best_step if self.progress_step is None else self.progress_step
+            last = self.progress_step  # a stop needs a trained pass to count from
             since = sum(p.step > last for p in self.history)
             trained = "" if last == self.best_step else f" than training's best (step {last})"
             return (f"stopped at step {self.steps}/{self.total_steps}: {since} evaluations "
