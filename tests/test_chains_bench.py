@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bench.chains import TARGET_GAIN, _sample, verdict
+from dataclasses import replace
+
+import pytest
+
+from bench.chain_settings import parse_setting
+from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_train_config, select_pairs, verdict
+from tuner.chains import child_config
 from tuner.data import Example
 
 
@@ -26,10 +32,18 @@ def test_the_verdict_says_per_size_how_often_and_where_there_was_room():
             row("a", 10, -0.01), row("b", 10, 0.04, room=0.02)]
     per_size = verdict(rows)["per_size"]
     assert per_size["5"] == {"pairs": 3, "mean_gain": (0.05 + 0.01 + 0.02) / 3, "pairs_met": 1,
-                             "pairs_with_room": 2, "pairs_with_room_met": 1, "worst_gain": 0.01}
+                             "pairs_with_room": 2, "pairs_with_room_met": 1, "pairs_out_of_reach": 0,
+                             "worst_gain": 0.01}
     # b at 10 met the gain without the room for it (all its data is 2 points over scratch).
     assert per_size["10"]["pairs_met"] == 1 and per_size["10"]["pairs_with_room"] == 1
     assert per_size["10"]["pairs_with_room_met"] == 0 and per_size["10"]["worst_gain"] == -0.01
+
+
+def test_the_verdict_counts_pairs_no_accuracy_could_meet():
+    # Scratch at 0.975: winning 3 points would take 1.005; at exactly 0.97 it takes every row right.
+    rows = [dict(row("a", 10, 0.001), scratch=0.975), dict(row("b", 10, 0.01), scratch=0.97), row("c", 10, 0.05)]
+    assert verdict(rows)["per_size"]["10"]["pairs_out_of_reach"] == 1
+    assert verdict(rows)["met"] is False
 
 
 def test_sampling_takes_at_most_n_per_label_reproducibly():
@@ -38,3 +52,31 @@ def test_sampling_takes_at_most_n_per_label_reproducibly():
     assert sorted(e.target for e in picked) == ["l0"] * 4 + ["l1"] * 4 + ["l2"] * 4
     assert picked == _sample(examples, 4, seed=1) and picked != _sample(examples, 4, seed=2)
     assert _sample(examples, None, seed=1) == examples and len(_sample(examples, 50, seed=0)) == 30
+
+
+def test_a_screen_setting_names_its_start_and_its_changes():
+    base = chains_train_config()
+    start, config = parse_setting("warm:e=10:s=0.3", base)
+    assert start == "warm" and config == child_config(replace(base, epochs=10, child_lr_scale=0.3))
+    assert parse_setting("scratch", base) == ("scratch", base)
+    assert parse_setting("scratch:hl=0.02:ls=0.1", base)[1] == replace(base, head_lr=0.02, label_smoothing=0.1)
+
+
+@pytest.mark.parametrize("spec, names", [
+    ("cold", "start"), ("warm:x=1", "key=value"), ("warm:e=", "key=value"), ("warm:e=three", "e must be a whole number"),
+])
+def test_a_bad_screen_setting_is_refused_naming_what(spec: str, names: str):
+    with pytest.raises(ValueError, match=names):
+        parse_setting(spec, chains_train_config())
+
+
+def test_a_screen_setting_out_of_range_is_refused_by_the_config():
+    with pytest.raises(ValueError, match="child_lr_scale"):
+        parse_setting("warm:s=2", chains_train_config())
+
+
+def test_only_picks_pairs_by_name_and_refuses_an_unknown_one():
+    assert [p.name for p in select_pairs("small", "home>utility")] == ["home>utility"]
+    assert select_pairs("small", None) == PAIR_SETS["small"]
+    with pytest.raises(ValueError, match=r"--only: no pair \['nope'\] in --pairs small"):
+        select_pairs("small", "home>utility,nope")
