@@ -7,7 +7,8 @@ and all the child's test rows, trains the child under several settings, each giv
 
 - ``start``: ``scratch`` (a fresh adapter, head imprinted) or ``warm`` (from the parent,
   with ``tuner.chains.child_config``: LoRA at ``child_lr_scale`` of the rate);
-- ``e``: epochs; ``s``: ``child_lr_scale``; ``hl``: the head's rate; ``ls``: label smoothing.
+- ``e``: epochs; ``steps``: at most this many steps (0: the start itself, untrained);
+  ``s``: ``child_lr_scale``; ``hl``: the head's rate; ``ls``: label smoothing.
 
 ``scratch`` and ``warm`` alone are ``bench/chains.py``'s rows exactly (same seeds, same
 settings). Accuracy is split into the labels the parent knows (``shared``) and the
@@ -47,7 +48,8 @@ from tuner.training import train_adapter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 STARTS = ("scratch", "warm")
-KEYS = {"e": ("epochs", int), "s": ("child_lr_scale", float), "hl": ("head_lr", float), "ls": ("label_smoothing", float)}
+KEYS = {"e": ("epochs", int), "steps": ("max_steps", int), "s": ("child_lr_scale", float), "hl": ("head_lr", float),
+        "ls": ("label_smoothing", float)}
 KINDS = {int: "a whole number", float: "a number"}
 
 

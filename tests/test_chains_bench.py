@@ -59,6 +59,7 @@ def test_a_screen_setting_names_its_start_and_its_changes():
     start, config = parse_setting("warm:e=10:s=0.3", base)
     assert start == "warm" and config == child_config(replace(base, epochs=10, child_lr_scale=0.3))
     assert parse_setting("scratch", base) == ("scratch", base)
+    assert parse_setting("warm:steps=0", base)[1].max_steps == 0
     assert parse_setting("scratch:hl=0.02:ls=0.1", base)[1] == replace(base, head_lr=0.02, label_smoothing=0.1)
 
 
