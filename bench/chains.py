@@ -10,7 +10,7 @@ label. For each child size, side by side on the same examples and test rows:
   not trained: what the child gets before it has a single example;
 - ``warm_start``: the parent's adapter, the rows of labels the parent lacks imprinted
   from the child's examples (``tuner.inheritance``), trained on them as a child trains
-  (``tuner.chains.child_config``: LoRA at a tenth of the rate, the head at full rate);
+  (``tuner.chains.child_config``: LoRA and head at a tenth of their rates);
 - ``warm_start_parent_lr``: the same at the from-scratch rate, as children trained
   before: the ablation that shows what the lower rate buys;
 - ``full_data``: scratch on all the child's training rows (about 100 per label),

@@ -93,8 +93,8 @@ class TrainConfig:
     # ``tuner.inheritance``), the name one more member, not from the name alone: every row
     # of a cold start, and a warm-started head's rows for labels its parent lacks.
     imprint_new_labels: bool = True
-    # A child warm-started from its parent trains its LoRA at ``lr`` x this (its head at the
-    # full rate): the parent's encoder is already tuned, and a handful of examples at the
+    # A child warm-started from its parent trains its LoRA and its head at their rates x this:
+    # the parent's encoder and rows are already tuned, and a handful of examples at the
     # from-scratch rate can overwrite what it knew (``tuner.chains.child_config``).
     child_lr_scale: float = 0.1
 
