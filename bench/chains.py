@@ -11,8 +11,8 @@ label. For each child size, side by side on the same examples and test rows:
 - ``warm_start``: the parent's adapter, the rows of labels the parent lacks imprinted
   from the child's examples (``tuner.inheritance``), trained on them as a child trains
   (``tuner.chains.child_config``: LoRA and head at a tenth of their rates);
-- ``warm_start_parent_lr``: the same at the from-scratch rate, as children trained
-  before: the ablation that shows what the lower rate buys;
+- ``warm_start_parent_lr``: the same at the from-scratch rates (LoRA and head): the
+  ablation that shows what the lower rates buy;
 - ``full_data``: scratch on all the child's training rows (about 100 per label),
   selected on CLINC's validation queries: roughly what any start can reach, so
   ``full_data - scratch`` is the room a warm start has.

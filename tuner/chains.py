@@ -63,7 +63,8 @@ def child_config(config: TrainConfig) -> TrainConfig:
     ``head_lr`` (else ``lr``) times the same: its inherited rows were trained on the parent's
     data, and its new rows start imprinted at their labels' centroids, so none has far to
     move; at the full head rate a few examples pulled rows off (bench/chain_settings.py:
-    0.3 to 1.8 points lower on all 8 rows screened, README "Transfer chains").
+    0.3 to 1.8 points lower on all 8 rows screened, README "Transfer chains"). With
+    ``imprint_new_labels`` off, new rows start from their names and move slowly at this rate.
     """
     scale = config.child_lr_scale
     return replace(config, lr=config.lr * scale, head_lr=(config.head_lr or config.lr) * scale)
