@@ -153,6 +153,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, cold_start_all_epochs=False, train=replace(cycle.train, min_epochs=args.min_epochs))
     if args.no_imprint:
         cycle = replace(cycle, train=replace(cycle.train, imprint_new_labels=False))
+    if args.head_lr is not None:  # the cold start's; a continued candidate scales it (continue_lr_scale)
+        cycle = replace(cycle, train=replace(cycle.train, head_lr=args.head_lr))
     if args.schedule is not None:
         cycle = replace(cycle, train=replace(cycle.train, schedule=args.schedule, warmup=args.warmup))
     if args.no_spread_replay:
@@ -347,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-smoothing", type=float, default=None, help="ablation (default: the cycle's)")
     parser.add_argument("--continue-label-smoothing", type=float, default=None,
                         help="ablation: a warm-started candidate's label smoothing (default: the cycle's)")
+    parser.add_argument("--head-lr", type=float, default=None,
+                        help="ablation: the head's learning rate (default: the cycle's, 5e-3)")
     parser.add_argument("--no-imprint", action="store_true",
                         help="ablation: a new head's rows start from the label names, not imprinted from examples")
     parser.add_argument("--cold-start-patience", action="store_true",
@@ -388,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("days", "intents", "per_day", "ceiling_epochs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.head_lr is not None and not 0 < args.head_lr < 1:
+        parser.error(f"--head-lr must be in (0, 1), got {args.head_lr}")
     if args.max_length is not None and args.max_length < 1:
         parser.error(f"--max-length must be >= 1, got {args.max_length}")
     if args.warmup and args.schedule is None:

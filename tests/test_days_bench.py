@@ -42,7 +42,7 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
 
 
 def ablation_args(**overrides) -> argparse.Namespace:
-    names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length")
+    names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length", "head_lr")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
                                                 "keep_start": False, "no_imprint": False,
                                                 "cold_start_patience": False, "model": "minilm-l6"}
@@ -70,6 +70,12 @@ def test_the_imprint_ablation_starts_new_heads_from_the_names():
     assert not names.train.imprint_new_labels and not names.train_config(True).imprint_new_labels
 
 
+def test_the_head_rate_ablation_sets_the_cold_start_s_and_scales_the_continued_one():
+    default, slow = cycle_config(ablation_args()), cycle_config(ablation_args(head_lr=5e-4))
+    assert default.train.head_lr == 5e-3 and slow.train.head_lr == 5e-4 and slow.train.lr == default.train.lr
+    assert slow.train_config(True).head_lr == pytest.approx(5e-4 * slow.continue_lr_scale)
+
+
 def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_it():
     default = cycle_config(ablation_args())
     assert default.train_config(False).min_epochs == default.train.epochs
@@ -82,6 +88,7 @@ def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_
     (["--schedule", "cosine", "--warmup", "1.5"], "--warmup must be in [0, 1)"),
     (["--schedule", "sawtooth"], "invalid choice: 'sawtooth'"),
     (["--max-length", "0"], "--max-length must be >= 1, got 0"),
+    (["--head-lr", "0"], "--head-lr must be in (0, 1), got 0.0"),
 ])
 def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, tmp_path, capsys):
     out = tmp_path / "days.json"
