@@ -71,9 +71,9 @@ def test_the_imprint_ablation_starts_new_heads_from_the_names():
 
 
 def test_the_head_rate_ablation_sets_the_cold_start_s_and_scales_the_continued_one():
-    default, slow = cycle_config(ablation_args()), cycle_config(ablation_args(head_lr=5e-4))
-    assert default.train.head_lr == 5e-3 and slow.train.head_lr == 5e-4 and slow.train.lr == default.train.lr
-    assert slow.train_config(True).head_lr == pytest.approx(5e-4 * slow.continue_lr_scale)
+    default, fast = cycle_config(ablation_args()), cycle_config(ablation_args(head_lr=5e-3))
+    assert default.train.head_lr == 5e-4 and fast.train.head_lr == 5e-3 and fast.train.lr == default.train.lr
+    assert fast.train_config(True).head_lr == pytest.approx(5e-3 * fast.continue_lr_scale)
 
 
 def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_it():

@@ -29,9 +29,16 @@ _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 
 
 def default_train_config() -> TrainConfig:
-    """A cycle's training: short, early-stopped, no progress bar (the cycle reports progress)."""
+    """A cycle's training: short, early-stopped, no progress bar (the cycle reports progress).
+
+    The head trains at a quarter of LoRA's rate: a new head starts imprinted at its labels'
+    centroids (``TrainConfig.imprint_new_labels``), so its rows have little to move, and
+    at 5e-3 (set when heads started from the names) the first nights' passes pulled them
+    off: at 5e-4, first nights 0.3 to 3.3 points higher at 77 and 150 intents, last nights
+    -0.7 to +0.9 on eight domains (README "Days benchmark", ``days_head_lr.json``).
+    """
     return TrainConfig(
-        rank=8, alpha=16.0, dropout=0.05, lr=2e-3, head_lr=5e-3, batch_size=32, epochs=3,
+        rank=8, alpha=16.0, dropout=0.05, lr=2e-3, head_lr=5e-4, batch_size=32, epochs=3,
         patience=3, max_length=DEFAULT_MAX_LENGTH, progress=False, label_smoothing=0.1,
     )  # fmt: skip
 
