@@ -35,16 +35,11 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from bench.chains import (  # noqa: E402
-    PAIR_SETS, _examples, _parent_intents, _sample, _split_accuracy, chains_train_config, child_intents,
-    select_pairs,
-)
+from bench.chains import PAIR_SETS, chains_train_config, select_pairs, setup_pair, train_child  # noqa: E402
 from recsys.datasets import clinc150  # noqa: E402
-from tuner.adapters import save_adapter  # noqa: E402
 from tuner.chains import child_config  # noqa: E402
 from tuner.config import TrainConfig  # noqa: E402
 from tuner.loading import load_base  # noqa: E402
-from tuner.training import train_adapter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 STARTS = ("scratch", "warm")
@@ -96,23 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for pair in pairs:
-            parent_intents = _parent_intents(data, pair)
-            parent = train_adapter(base, _examples(data.train, parent_intents, "train", "parent"),
-                                   _examples(data.val, parent_intents, "val", "parent"), layers=layers, config=config)
-            folder = Path(tmp) / pair.name.replace(">", "-")
-            save_adapter(parent.adapter, folder, domain="parent", version="v0001")
-            labels = child_intents(data, pair, 0)
-            child_train = _examples(data.train, set(labels), "train", "child")
-            test = _examples(data.test, set(labels), "test", "child")
-            new = set(labels) - parent_intents
+            setup = setup_pair(base, data, pair, layers=layers, config=config, parent_per_label=None,
+                               test_per_label=None, work=Path(tmp))
             for n in [int(size) for size in args.sizes.split(",")]:
                 for spec, start, child in settings:
-                    splits = [
-                        _split_accuracy(base, test, train_adapter(
-                            base, _sample(child_train, n, seed), [], layers=layers, config=replace(child, seed=seed),
-                            labels=labels, init_from=folder if start == "warm" else None).adapter, new, config.max_length)
-                        for seed in (1, 2, 3)
-                    ]
+                    init = setup.parent_folder if start == "warm" else None
+                    splits = [train_child(base, setup, n, seed, layers=layers, config=child, init_from=init)
+                              for seed in (1, 2, 3)]
                     row = {"pair": pair.name, "per_label": n, "setting": spec,
                            **{part: statistics.mean(s[part] for s in splits) for part in ("all", "shared", "new")}}
                     rows.append(row)

@@ -167,6 +167,63 @@ def _split_accuracy(base: BaseModel, test: list[Example], adapter, new_labels: s
     }
 
 
+@dataclass(frozen=True)
+class PairSetup:
+    """A pair's trained parent (saved in ``parent_folder``) and its child's label set, rows and test rows."""
+
+    parent_folder: Path
+    parent_examples: int
+    parent_s: float
+    labels: list[str]
+    child_train: list[Example]
+    test: list[Example]
+    new_labels: list[str]
+
+
+def setup_pair(
+    base: BaseModel,
+    data: clinc150.Clinc150,
+    pair: ChainPair,
+    *,
+    layers: list[int],
+    config: TrainConfig,
+    parent_per_label: int | None,
+    test_per_label: int | None,
+    work: Path,
+) -> PairSetup:
+    """Train and save the pair's parent; the child's labels, training rows and test rows."""
+    parent_intents = _parent_intents(data, pair)
+    parent_train = _sample(_examples(data.train, parent_intents, "train", "parent"), parent_per_label, 0)
+    # Selected on validation accuracy like a cycle's champion: the last step of a long
+    # constant-rate run is not what a parent would be (seen: 4 points under the best one).
+    parent_val = _examples(data.val, parent_intents, "val", "parent")
+    started = time.perf_counter()
+    parent = train_adapter(base, parent_train, parent_val, layers=layers, config=config)
+    parent_s = time.perf_counter() - started
+    parent_folder = work / pair.name.replace(">", "-")
+    save_adapter(parent.adapter, parent_folder, domain="parent", version="v0001")
+    labels = child_intents(data, pair, 0)
+    return PairSetup(
+        parent_folder=parent_folder,
+        parent_examples=len(parent_train),
+        parent_s=parent_s,
+        labels=labels,
+        child_train=_examples(data.train, set(labels), "train", "child"),
+        test=_sample(_examples(data.test, set(labels), "test", "child"), test_per_label, 0),
+        new_labels=sorted(set(labels) - parent_intents),
+    )
+
+
+def train_child(
+    base: BaseModel, setup: PairSetup, per_label: int, seed: int, *, layers: list[int], config: TrainConfig,
+    init_from: Path | None,
+) -> dict:
+    """Train a child on ``per_label`` of its rows (sampling ``seed``); its accuracy: all, shared, new labels."""
+    result = train_adapter(base, _sample(setup.child_train, per_label, seed), [], layers=layers,
+                           config=replace(config, seed=seed), labels=setup.labels, init_from=init_from)
+    return _split_accuracy(base, setup.test, result.adapter, set(setup.new_labels), config.max_length)
+
+
 def run_pair(
     base: BaseModel,
     data: clinc150.Clinc150,
@@ -181,20 +238,10 @@ def run_pair(
     work: Path,
 ) -> list[dict]:
     """One pair's rows: each child size, the three strategies averaged over ``seeds``."""
-    parent_intents = _parent_intents(data, pair)
-    parent_train = _sample(_examples(data.train, parent_intents, "train", "parent"), parent_per_label, 0)
-    # Selected on validation accuracy like a cycle's champion: the last step of a long
-    # constant-rate run is not what a parent would be (seen: 4 points under the best one).
-    parent_val = _examples(data.val, parent_intents, "val", "parent")
-    started = time.perf_counter()
-    parent = train_adapter(base, parent_train, parent_val, layers=layers, config=config)
-    parent_s = time.perf_counter() - started
-    parent_folder = work / pair.name.replace(">", "-")
-    save_adapter(parent.adapter, parent_folder, domain="parent", version="v0001")
-    labels = child_intents(data, pair, 0)
-    child_train = _examples(data.train, set(labels), "train", "child")
-    test = _sample(_examples(data.test, set(labels), "test", "child"), test_per_label, 0)
-    new_labels = sorted(set(labels) - parent_intents)
+    setup = setup_pair(base, data, pair, layers=layers, config=config, parent_per_label=parent_per_label,
+                       test_per_label=test_per_label, work=work)
+    parent_folder, labels, child_train, test, new_labels = (
+        setup.parent_folder, setup.labels, setup.child_train, setup.test, setup.new_labels)
     # The parent as is: its LoRA and head rows, the child's label set, no child example seen.
     as_is, _ = prepare_adapter(base, layers=layers, config=config, labels=labels, init_from=parent_folder)
     parent_as_is = _accuracy(base, test, as_is.eval(), config.max_length)
@@ -203,7 +250,7 @@ def run_pair(
     full = train_adapter(base, child_train, _examples(data.val, set(labels), "val", "child"), layers=layers,
                          config=config, labels=labels)
     full_data = _accuracy(base, test, full.adapter, config.max_length)
-    print(f"{pair.name}: parent {pair.parent_name} ({len(parent_train)} examples, {parent_s:.0f} s); child labels "
+    print(f"{pair.name}: parent {pair.parent_name} ({setup.parent_examples} examples, {setup.parent_s:.0f} s); child labels "
           f"{len(labels)} ({len(new_labels)} new: {new_labels}); test {len(test)}; zero-shot {zero_shot:.3f}, "
           f"parent as is {parent_as_is:.3f}, all {len(child_train)} child examples {full_data:.3f}", flush=True)
     rows = []
@@ -216,11 +263,8 @@ def run_pair(
         scores: dict[str, list[float]] = {name: [] for name, _, _ in runs}
         parts: dict[str, list[dict]] = {name: [] for name, _, _ in runs}
         for seed in tqdm(seeds, desc=f"{pair.name} {n}/label", leave=False):
-            train = _sample(child_train, n, seed)
             for name, init, cfg in runs:
-                result = train_adapter(base, train, [], layers=layers, config=replace(cfg, seed=seed),
-                                       labels=labels, init_from=init)
-                split = _split_accuracy(base, test, result.adapter, set(new_labels), config.max_length)
+                split = train_child(base, setup, n, seed, layers=layers, config=cfg, init_from=init)
                 scores[name].append(split["all"])
                 parts[name].append(split)
         row = {
