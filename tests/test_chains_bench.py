@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from bench.chain_settings import main as screen_main
 from bench.chain_settings import parse_setting
 from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_train_config, select_pairs, verdict
 from tuner.chains import child_config
@@ -81,3 +82,16 @@ def test_only_picks_pairs_by_name_and_refuses_an_unknown_one():
     assert select_pairs("small", None) == PAIR_SETS["small"]
     with pytest.raises(ValueError, match=r"--only: no pair \['nope'\] in --pairs small"):
         select_pairs("small", "home>utility,nope")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--settings", "warm,cold"], "--settings 'cold': start must be one of"),
+    (["--only", "nope"], "--only: no pair ['nope'] in --pairs rotation"),
+])
+def test_the_screen_refuses_bad_arguments_before_anything_loads(argv, message, tmp_path, capsys):
+    out = tmp_path / "chain_settings.json"
+    with pytest.raises(SystemExit) as exit_info:
+        screen_main([*argv, "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
