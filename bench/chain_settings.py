@@ -6,7 +6,8 @@ and all the child's test rows, trains the child under several settings, each giv
 ``start[:key=value...]``:
 
 - ``start``: ``scratch`` (a fresh adapter, head imprinted) or ``warm`` (from the parent,
-  with ``tuner.chains.child_config``: LoRA at ``child_lr_scale`` of the rate);
+  with ``tuner.chains.child_config``: LoRA at ``child_lr_scale`` of the rate), each from
+  the settings a cycle gives it (``bench.chains.chains_configs``);
 - ``e``: epochs; ``steps``: at most this many steps (0: the start itself, untrained);
   ``s``: ``child_lr_scale``; ``hl``: the head's rate; ``ls``: label smoothing.
 
@@ -35,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from bench.chains import PAIR_SETS, chains_train_config, select_pairs, setup_pair, train_child  # noqa: E402
+from bench.chains import PAIR_SETS, ChainConfigs, chains_configs, select_pairs, setup_pair, train_child  # noqa: E402
 from recsys.datasets import clinc150  # noqa: E402
 from tuner.chains import child_config  # noqa: E402
 from tuner.config import TrainConfig  # noqa: E402
@@ -48,8 +49,10 @@ KEYS = {"e": ("epochs", int), "steps": ("max_steps", int), "s": ("child_lr_scale
 KINDS = {int: "a whole number", float: "a number"}
 
 
-def parse_setting(spec: str, config: TrainConfig) -> tuple[str, TrainConfig]:
-    """``start[:key=value...]`` -> (start, the child's TrainConfig); ValueError names what is wrong."""
+def parse_setting(spec: str, configs: ChainConfigs) -> tuple[str, TrainConfig]:
+    """``start[:key=value...]`` -> (start, the child's TrainConfig); ValueError names what is wrong.
+
+    Changes apply to the start's settings before a warm start's child rates scale them."""
     start, *pairs = spec.split(":")
     if start not in STARTS:
         raise ValueError(f"--settings {spec!r}: start must be one of {list(STARTS)}, got {start!r}")
@@ -63,8 +66,9 @@ def parse_setting(spec: str, config: TrainConfig) -> tuple[str, TrainConfig]:
             changes[field] = kind(value)
         except ValueError:
             raise ValueError(f"--settings {spec!r}: {key} must be {KINDS[kind]}, got {value!r}") from None
-    config = replace(config, **changes)  # TrainConfig validates the values
-    return start, child_config(config) if start == "warm" else config
+    if start == "warm":  # TrainConfig validates the values
+        return start, child_config(replace(configs.parent_rate, **changes))
+    return start, replace(configs.scratch, **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "chain_settings.json")
     args = parser.parse_args(argv)
-    config = chains_train_config()
+    configs = chains_configs()
     try:
-        settings = [(spec, *parse_setting(spec, config)) for spec in args.settings.split(",")]
+        settings = [(spec, *parse_setting(spec, configs)) for spec in args.settings.split(",")]
         pairs = select_pairs(args.pairs, args.only)
     except ValueError as error:
         parser.error(str(error))
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for pair in pairs:
-            setup = setup_pair(base, data, pair, layers=layers, config=config, parent_per_label=None,
+            setup = setup_pair(base, data, pair, layers=layers, config=configs.scratch, parent_per_label=None,
                                test_per_label=None, work=Path(tmp))
             for n in [int(size) for size in args.sizes.split(",")]:
                 for spec, start, child in settings:

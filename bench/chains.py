@@ -13,6 +13,9 @@ label. For each child size, side by side on the same examples and test rows:
   (``tuner.chains.child_config``: LoRA and head at a tenth of their rates);
 - ``warm_start_parent_lr``: the same at the from-scratch rates (LoRA and head): the
   ablation that shows what the lower rates buy;
+
+each with the settings a cycle would give it (``chains_configs``: the cycle's defaults,
+the continuing schedule for a warm start), so the gain is the one a user gets;
 - ``full_data``: scratch on all the child's training rows (about 100 per label),
   selected on CLINC's validation queries: roughly what any start can reach, so
   ``full_data - scratch`` is the room a warm start has.
@@ -58,6 +61,7 @@ from recsys.datasets import clinc150  # noqa: E402
 from tuner.adapters import save_adapter  # noqa: E402
 from tuner.chains import child_config  # noqa: E402
 from tuner.config import TrainConfig  # noqa: E402
+from tuner.cycle.config import CycleConfig, default_train_config  # noqa: E402
 from tuner.data import Example  # noqa: E402
 from tuner.evaluation import evaluate  # noqa: E402
 from tuner.loading import BaseModel, load_base  # noqa: E402
@@ -232,12 +236,13 @@ def run_pair(
     sizes: list[int],
     seeds: list[int],
     layers: list[int],
-    config: TrainConfig,
+    configs: ChainConfigs,
     parent_per_label: int | None,
     test_per_label: int | None,
     work: Path,
 ) -> list[dict]:
     """One pair's rows: each child size, the three strategies averaged over ``seeds``."""
+    config = configs.scratch
     setup = setup_pair(base, data, pair, layers=layers, config=config, parent_per_label=parent_per_label,
                        test_per_label=test_per_label, work=work)
     parent_folder, labels, child_train, test, new_labels = (
@@ -255,9 +260,9 @@ def run_pair(
           f"parent as is {parent_as_is:.3f}, all {len(child_train)} child examples {full_data:.3f}", flush=True)
     rows = []
     runs = (
-        ("scratch", None, config),
-        ("warm_start", parent_folder, child_config(config)),
-        ("warm_start_parent_lr", parent_folder, config),
+        ("scratch", None, configs.scratch),
+        ("warm_start", parent_folder, configs.warm),
+        ("warm_start_parent_lr", parent_folder, configs.parent_rate),
     )
     for n in sizes:
         scores: dict[str, list[float]] = {name: [] for name, _, _ in runs}
@@ -298,12 +303,26 @@ def run_pair(
     return rows
 
 
-def chains_train_config() -> TrainConfig:
-    """The settings of every adapter the chains table trains (parents, children, all data)."""
-    return TrainConfig(
-        rank=8, alpha=16, dropout=0.05, lr=2e-3, head_lr=5e-3, batch_size=16, epochs=3,
-        patience=0, max_length=32, progress=False,
-    )
+@dataclass(frozen=True)
+class ChainConfigs:
+    """The settings each start trains with: a cycle's own, so the table measures what a user gets.
+
+    ``scratch``: a new domain's first candidate (``CycleConfig.train_config``, cold start; also
+    the parent and ``full_data``); ``warm``: a child's first candidate (the continuing schedule,
+    at ``tuner.chains.child_config``'s rates); ``parent_rate``: the same at the cold start's rates.
+    """
+
+    scratch: TrainConfig
+    warm: TrainConfig
+    parent_rate: TrainConfig
+
+
+def chains_configs(cycle: CycleConfig | None = None) -> ChainConfigs:
+    """``cycle``'s settings (default: the cycle's defaults) for each start, without a progress bar."""
+    cycle = cycle or CycleConfig(train=replace(default_train_config(), progress=False))
+    continued = cycle.train_config(warm_start=True, from_parent=True)
+    return ChainConfigs(scratch=cycle.train_config(warm_start=False), warm=child_config(continued),
+                        parent_rate=continued)
 
 
 def run_chains(
@@ -326,14 +345,14 @@ def run_chains(
     data = clinc150.load(data_path)
     base = base or load_base(model, "classification")
     layers = list(range(base.num_layers - 2, base.num_layers))
-    config = chains_train_config()
+    configs = chains_configs()
     seeds = [1, 2] if quick else [1, 2, 3]
     with tempfile.TemporaryDirectory() as tmp:
         return [
             row
             for pair in pairs or ROTATION_PAIRS
             for row in run_pair(
-                base, data, pair, sizes=sizes or [5, 10, 25], seeds=seeds, layers=layers, config=config,
+                base, data, pair, sizes=sizes or [5, 10, 25], seeds=seeds, layers=layers, configs=configs,
                 parent_per_label=50 if quick else None, test_per_label=15 if quick else None, work=Path(tmp),
             )
         ]

@@ -8,8 +8,9 @@ import pytest
 
 from bench.chain_settings import main as screen_main
 from bench.chain_settings import parse_setting
-from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_train_config, select_pairs, verdict
+from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_configs, select_pairs, verdict
 from tuner.chains import child_config
+from tuner.cycle.config import CycleConfig, default_train_config
 from tuner.data import Example
 
 
@@ -56,12 +57,13 @@ def test_sampling_takes_at_most_n_per_label_reproducibly():
 
 
 def test_a_screen_setting_names_its_start_and_its_changes():
-    base = chains_train_config()
-    start, config = parse_setting("warm:e=10:s=0.3", base)
-    assert start == "warm" and config == child_config(replace(base, epochs=10, child_lr_scale=0.3))
-    assert parse_setting("scratch", base) == ("scratch", base)
-    assert parse_setting("warm:steps=0", base)[1].max_steps == 0
-    assert parse_setting("scratch:hl=0.02:ls=0.1", base)[1] == replace(base, head_lr=0.02, label_smoothing=0.1)
+    configs = chains_configs()
+    start, config = parse_setting("warm:e=10:s=0.3", configs)
+    assert start == "warm" and config == child_config(replace(configs.parent_rate, epochs=10, child_lr_scale=0.3))
+    assert parse_setting("scratch", configs) == ("scratch", configs.scratch)
+    assert parse_setting("warm", configs) == ("warm", configs.warm)
+    assert parse_setting("warm:steps=0", configs)[1].max_steps == 0
+    assert parse_setting("scratch:hl=0.02:ls=0.2", configs)[1] == replace(configs.scratch, head_lr=0.02, label_smoothing=0.2)
 
 
 @pytest.mark.parametrize("spec, names", [
@@ -69,12 +71,12 @@ def test_a_screen_setting_names_its_start_and_its_changes():
 ])
 def test_a_bad_screen_setting_is_refused_naming_what(spec: str, names: str):
     with pytest.raises(ValueError, match=names):
-        parse_setting(spec, chains_train_config())
+        parse_setting(spec, chains_configs())
 
 
 def test_a_screen_setting_out_of_range_is_refused_by_the_config():
     with pytest.raises(ValueError, match="child_lr_scale"):
-        parse_setting("warm:s=2", chains_train_config())
+        parse_setting("warm:s=2", chains_configs())
 
 
 def test_only_picks_pairs_by_name_and_refuses_an_unknown_one():
@@ -95,3 +97,13 @@ def test_the_screen_refuses_bad_arguments_before_anything_loads(argv, message, t
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_table_trains_each_start_as_a_cycle_would():
+    cycle = CycleConfig(train=replace(default_train_config(), progress=False))
+    configs = chains_configs()
+    assert configs.scratch == cycle.train_config(warm_start=False)
+    assert configs.parent_rate == cycle.train_config(warm_start=True, from_parent=True)
+    assert configs.warm == child_config(configs.parent_rate)
+    assert configs.warm.head_lr == configs.scratch.head_lr * configs.scratch.child_lr_scale
+    assert configs.warm.schedule == cycle.continue_schedule != configs.scratch.schedule
