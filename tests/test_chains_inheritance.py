@@ -57,8 +57,28 @@ def test_new_labels_are_imprinted_from_the_childs_examples_and_shared_rows_come_
     inherited = [PARENT_LABELS.index(label) for label in CHILD_LABELS[1:]]
     expected = F.normalize(torch.cat([name, vectors]).mean(dim=0), dim=-1) * parent_head.weight[inherited].norm(dim=-1).mean()
     assert len(texts) > 1 and torch.allclose(child.head.weight[0], expected, atol=1e-5)
-    assert torch.isclose(child.head.bias[0], parent_head.bias[inherited].mean())
+    # Its bias: levelled so its examples, each against the row imprinted without it, score on
+    # average what the child's examples of inherited labels score on their parent rows.
+    scale = parent_head.scale
+    norm = parent_head.weight[inherited].norm(dim=-1).mean()
+    held_out = torch.stack([
+        (v * F.normalize(name[0] + vectors.sum(dim=0) - v, dim=-1)).sum() for v in vectors
+    ]) * norm * scale
+    shared = [e for e in train if e.target != "transfer_money"]
+    rows = torch.tensor([PARENT_LABELS.index(e.target) for e in shared])
+    shared_vectors = F.normalize(
+        embed_texts(child.model, bert_classifier.tokenizer, [e.text for e in shared], "mean", max_length=CONFIG.max_length), dim=-1)
+    inherited_scores = scale * (shared_vectors * parent_head.weight[rows]).sum(dim=-1) + parent_head.bias[rows]
+    assert torch.isclose(child.head.bias[0], inherited_scores.mean() - held_out.mean(), atol=1e-4)
     assert not torch.allclose(child.head.weight[0], name[0] * expected.norm(), atol=1e-3)
+
+
+def test_without_examples_of_inherited_labels_new_rows_take_their_mean_bias(bert_classifier, parent_folder):
+    folder, parent_head = parent_folder
+    train = [e for e in split(CHILD_LABELS, 2, "c").train if e.target == "transfer_money"]
+    child, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS, init_from=folder, examples=train)
+    inherited = [PARENT_LABELS.index(label) for label in CHILD_LABELS[1:]]
+    assert torch.isclose(child.head.bias[0], parent_head.bias[inherited].mean())
 
 
 def test_a_cold_start_imprints_every_label_from_its_examples(bert_classifier):
