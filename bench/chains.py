@@ -16,12 +16,14 @@ label. For each child size, side by side on the same examples and test rows:
 
 each with the settings a cycle would give it (``chains_configs``: the cycle's defaults,
 the continuing schedule for a warm start), so the gain is the one a user gets;
-- ``full_data``: scratch on all the child's training rows (about 100 per label),
+- ``full_data``: scratch on all the child's training rows (about 50 per label),
   selected on CLINC's validation queries: roughly what any start can reach, so
   ``full_data - scratch`` is the room a warm start has.
 
 The parent trains on all its intents and is selected on validation accuracy, as a
-cycle's champion is. Pair sets (``--pairs``): ``rotation`` (default) makes every CLINC150
+cycle's champion is; the child's queries are never the parent's (``split_pool``: each
+child label's training rows halved, the parent trains on one half, the child draws from
+the other). Pair sets (``--pairs``): ``rotation`` (default) makes every CLINC150
 domain group a parent, its child 10 of its intents plus 5 of the next group's, so no pair
 is chosen for how it turns out; ``tenant`` gives 30-label children of two-group parents;
 ``small`` the two 15-label pairs measured first. Each child size is averaged over
@@ -144,6 +146,28 @@ def _sample(examples: list[Example], per_label: int | None, seed: int) -> list[E
     return [e for label in sorted(by_label) for e in rng.sample(by_label[label], min(per_label, len(by_label[label])))]
 
 
+def split_pool(examples: list[Example], child_labels: set[str], seed: int = 0) -> tuple[list[Example], list[Example]]:
+    """(the parent's rows, the child's pool): each child label's rows halved at random
+    (``seed``), the first half the parent's (where it knows the label), the second the
+    child's; every row of the other labels the parent's."""
+    by_label: dict[str, list[Example]] = {}
+    for e in examples:
+        by_label.setdefault(e.target, []).append(e)
+    rng = random.Random(seed)
+    parent: list[Example] = []
+    child: list[Example] = []
+    for label in sorted(by_label):
+        rows = by_label[label]
+        if label not in child_labels:
+            parent.extend(rows)
+            continue
+        rows = rng.sample(rows, len(rows))
+        half = len(rows) // 2
+        parent.extend(rows[:half])
+        child.extend(rows[half:])
+    return parent, child
+
+
 def child_intents(data: clinc150.Clinc150, pair: ChainPair, seed: int) -> list[str]:
     """The child's label set: a seeded subset of the parent's intents plus a few new ones."""
     rng = random.Random(f"{pair.name}-{seed}")
@@ -195,9 +219,19 @@ def setup_pair(
     test_per_label: int | None,
     work: Path,
 ) -> PairSetup:
-    """Train and save the pair's parent; the child's labels, training rows and test rows."""
+    """Train and save the pair's parent; the child's labels, training rows and test rows.
+
+    The child's queries are not the parent's: each child label's training rows are halved
+    (``split_pool``), the parent trains on the first half of the labels they share (and all
+    rows of its others), the child draws from the second halves. A child tenant's traffic is
+    its own; drawing both from the same rows would let the parent have trained on the very
+    queries the child then learns from (and flatter the inherited rows).
+    """
     parent_intents = _parent_intents(data, pair)
-    parent_train = _sample(_examples(data.train, parent_intents, "train", "parent"), parent_per_label, 0)
+    labels = child_intents(data, pair, 0)
+    parent_rows, child_rows = split_pool(_examples(data.train, parent_intents | set(labels), "train", "pool"), set(labels))
+    parent_train = _sample([replace(e, domain="parent") for e in parent_rows if e.target in parent_intents],
+                           parent_per_label, 0)
     # Selected on validation accuracy like a cycle's champion: the last step of a long
     # constant-rate run is not what a parent would be (seen: 4 points under the best one).
     parent_val = _examples(data.val, parent_intents, "val", "parent")
@@ -206,13 +240,12 @@ def setup_pair(
     parent_s = time.perf_counter() - started
     parent_folder = work / pair.name.replace(">", "-")
     save_adapter(parent.adapter, parent_folder, domain="parent", version="v0001")
-    labels = child_intents(data, pair, 0)
     return PairSetup(
         parent_folder=parent_folder,
         parent_examples=len(parent_train),
         parent_s=parent_s,
         labels=labels,
-        child_train=_examples(data.train, set(labels), "train", "child"),
+        child_train=[replace(e, domain="child") for e in child_rows],
         test=_sample(_examples(data.test, set(labels), "test", "child"), test_per_label, 0),
         new_labels=sorted(set(labels) - parent_intents),
     )
@@ -251,7 +284,7 @@ def run_pair(
     as_is, _ = prepare_adapter(base, layers=layers, config=config, labels=labels, init_from=parent_folder)
     parent_as_is = _accuracy(base, test, as_is.eval(), config.max_length)
     zero_shot = evaluate(base, test, labels=labels, batch_size=64, max_length=config.max_length)["accuracy"]
-    # The room any start has: the child trained from scratch on all its training rows (~100 per label).
+    # The room any start has: the child trained from scratch on all its training rows (~50 per label).
     full = train_adapter(base, child_train, _examples(data.val, set(labels), "val", "child"), layers=layers,
                          config=config, labels=labels)
     full_data = _accuracy(base, test, full.adapter, config.max_length)

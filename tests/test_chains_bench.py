@@ -8,7 +8,7 @@ import pytest
 
 from bench.chain_settings import main as screen_main
 from bench.chain_settings import parse_setting
-from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_configs, select_pairs, verdict
+from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_configs, select_pairs, split_pool, verdict
 from tuner.chains import child_config
 from tuner.cycle.config import CycleConfig, default_train_config
 from tuner.data import Example
@@ -107,3 +107,14 @@ def test_the_table_trains_each_start_as_a_cycle_would():
     assert configs.warm == child_config(configs.parent_rate)
     assert configs.warm.head_lr == configs.scratch.head_lr * configs.scratch.child_lr_scale
     assert configs.warm.schedule == cycle.continue_schedule != configs.scratch.schedule
+
+
+def test_the_childs_pool_never_holds_a_row_the_parent_trains_on():
+    examples = [Example(f"e{i}", f"text {i}", f"l{i % 4}") for i in range(40)]
+    parent, child = split_pool(examples, {"l0", "l1"}, seed=3)
+    assert not {e.event_id for e in parent} & {e.event_id for e in child}
+    assert sorted(e.event_id for e in parent + child) == sorted(e.event_id for e in examples)
+    assert all(e.target in {"l0", "l1"} for e in child)
+    assert [sum(e.target == label for e in child) for label in ("l0", "l1")] == [5, 5]
+    assert sum(e.target in {"l2", "l3"} for e in parent) == 20  # labels the child lacks: all the parent's
+    assert split_pool(examples, {"l0", "l1"}, seed=3) == (parent, child) != split_pool(examples, {"l0", "l1"}, seed=4)
