@@ -9,7 +9,7 @@ and all the child's test rows, trains the child under several settings, each giv
   with ``tuner.chains.child_config``: LoRA at ``child_lr_scale`` of the rate), each from
   the settings a cycle gives it (``bench.chains.chains_configs``);
 - ``e``: epochs; ``steps``: at most this many steps (0: the start itself, untrained);
-  ``s``: ``child_lr_scale``; ``hl``: the head's rate; ``ls``: label smoothing.
+  ``s``: ``child_lr_scale``; ``hl``: the head's rate; ``ls``: label smoothing; ``b``: batch size.
 
 ``scratch`` and ``warm`` alone are ``bench/chains.py``'s rows exactly (same seeds, same
 settings). Accuracy is split into the labels the parent knows (``shared``) and the
@@ -45,7 +45,7 @@ from tuner.loading import load_base  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 STARTS = ("scratch", "warm")
 KEYS = {"e": ("epochs", int), "steps": ("max_steps", int), "s": ("child_lr_scale", float), "hl": ("head_lr", float),
-        "ls": ("label_smoothing", float)}
+        "ls": ("label_smoothing", float), "b": ("batch_size", int)}
 KINDS = {int: "a whole number", float: "a number"}
 
 

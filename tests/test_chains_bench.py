@@ -63,6 +63,7 @@ def test_a_screen_setting_names_its_start_and_its_changes():
     assert parse_setting("scratch", configs) == ("scratch", configs.scratch)
     assert parse_setting("warm", configs) == ("warm", configs.warm)
     assert parse_setting("warm:steps=0", configs)[1].max_steps == 0
+    assert parse_setting("scratch:b=16", configs)[1].batch_size == 16
     assert parse_setting("scratch:hl=0.02:ls=0.2", configs)[1] == replace(configs.scratch, head_lr=0.02, label_smoothing=0.2)
 
 
