@@ -15,7 +15,7 @@ from tuner.adapters import save_adapter
 from tuner.chains import child_config
 from tuner.config import TrainConfig
 from tuner.data import split_interactions
-from tuner.heads import embed_texts, label_embeddings
+from tuner.heads import ClassifierHead, embed_texts, label_embeddings
 from tuner.inheritance import imprint_rows
 from tuner.registry import AdapterRegistry
 from tuner.targeting import prepare_adapter
@@ -57,20 +57,50 @@ def test_new_labels_are_imprinted_from_the_childs_examples_and_shared_rows_come_
     inherited = [PARENT_LABELS.index(label) for label in CHILD_LABELS[1:]]
     expected = F.normalize(torch.cat([name, vectors]).mean(dim=0), dim=-1) * parent_head.weight[inherited].norm(dim=-1).mean()
     assert len(texts) > 1 and torch.allclose(child.head.weight[0], expected, atol=1e-5)
-    # Its bias: levelled so its examples, each against the row imprinted without it, score on
-    # average what the child's examples of inherited labels score on their parent rows.
+    # Its bias: the shift from the inherited rows' mean that gives the least cross-entropy
+    # over the child's examples, each of transfer_money's scored on its row without it.
     scale = parent_head.scale
     norm = parent_head.weight[inherited].norm(dim=-1).mean()
     held_out = torch.stack([
         (v * F.normalize(name[0] + vectors.sum(dim=0) - v, dim=-1)).sum() for v in vectors
     ]) * norm * scale
     shared = [e for e in train if e.target != "transfer_money"]
-    rows = torch.tensor([PARENT_LABELS.index(e.target) for e in shared])
     shared_vectors = F.normalize(
         embed_texts(child.model, bert_classifier.tokenizer, [e.text for e in shared], "mean", max_length=CONFIG.max_length), dim=-1)
-    inherited_scores = scale * (shared_vectors * parent_head.weight[rows]).sum(dim=-1) + parent_head.bias[rows]
-    assert torch.isclose(child.head.bias[0], inherited_scores.mean() - held_out.mean(), atol=1e-4)
+    weight = torch.cat([expected[None], parent_head.weight[inherited]])  # the child's row order
+    start_bias = torch.cat([parent_head.bias[inherited].mean()[None], parent_head.bias[inherited]])
+    logits = scale * torch.cat([vectors, shared_vectors]) @ weight.T + start_bias
+    logits[: len(vectors), 0] = held_out + start_bias[0]
+    targets = torch.tensor([0] * len(vectors) + [CHILD_LABELS.index(e.target) for e in shared])
+    shifts = torch.linspace(-2 * scale * norm, 2 * scale * norm, 4001)
+    losses = torch.stack([F.cross_entropy(logits + torch.tensor([d, 0.0, 0.0]), targets) for d in shifts])
+    best = shifts[losses.argmin()]
+    assert torch.isclose(child.head.bias[0] - start_bias[0], best, atol=float(shifts[1] - shifts[0]) * 2)
     assert not torch.allclose(child.head.weight[0], name[0] * expected.norm(), atol=1e-3)
+
+
+def test_new_rows_are_shifted_down_where_their_centroids_would_take_the_shared_queries(bert_classifier, parent_folder):
+    folder, _ = parent_folder
+    # The parent's rows pulled off where the child's encoder puts their queries (as a slow
+    # head under a fast-moving encoder leaves them): an imprinted centroid outscores them.
+    head, labels = ClassifierHead.load(folder)
+    noise = torch.randn(head.weight.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        norms = head.weight.norm(dim=-1, keepdim=True)
+        head.weight.copy_(F.normalize(F.normalize(head.weight, dim=-1) + 2 * F.normalize(noise, dim=-1), dim=-1) * norms)
+    head.save(folder, labels)
+    train = split(CHILD_LABELS, 2, "c").train
+    child, _ = prepare_adapter(bert_classifier, layers=[1], config=CONFIG, labels=CHILD_LABELS, init_from=folder, examples=train)
+    inherited = [labels.index(label) for label in CHILD_LABELS[1:]]
+    shift = child.head.bias[0] - head.bias[inherited].mean()
+    assert shift < -1.0
+    shared = [e for e in train if e.target != "transfer_money"]
+    child.model.eval()
+    vectors = embed_texts(child.model, bert_classifier.tokenizer, [e.text for e in shared], "mean", max_length=CONFIG.max_length)
+    logits = child.head(vectors)
+    unshifted = logits.clone()
+    unshifted[:, 0] -= shift
+    assert (logits.argmax(dim=-1) == 0).sum() < (unshifted.argmax(dim=-1) == 0).sum()  # fewer shared queries taken
 
 
 def test_without_examples_of_inherited_labels_new_rows_take_their_mean_bias(bert_classifier, parent_folder):

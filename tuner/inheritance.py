@@ -8,10 +8,10 @@ at hand, imprinting (Qi et al., CVPR 2018) places its row at the mean of their
 normalised embeddings under the parent's encoder, already tuned to the domain; the
 name's embedding counts as one more example, a prior that matters most with one or two.
 Its norm starts at the mean of the inherited rows' (the head does not normalise its rows,
-so a row's norm is its label's scale), and its bias so that the new labels' examples
-score, on average, what the child's examples of inherited labels score on their rows
-(each new example against its row imprinted without it): a centroid under the tuned
-encoder otherwise outscores the inherited rows on their own queries. A cold start (no parent)
+so a row's norm is its label's scale), and the new rows' bias at the one shift from the
+inherited rows' mean that fits the child's examples best (each new example scored against
+its row imprinted without it): a centroid under the tuned encoder otherwise outscores the
+inherited rows on their own queries. A cold start (no parent)
 imprints every row the same way under the base encoder, keeping the name row's norm and
 a zero bias: its first head is then the nearest-centroid classifier of its examples, which
 does not depend on how the labels are named.
@@ -60,7 +60,7 @@ def imprint_rows(
     bias = head.bias[kept].mean() if kept else None
     norm = head.weight[kept].norm(dim=-1).mean() if kept else None
     start = 0
-    new_scores = []
+    held_out = []
     for label, group in by_label.items():
         i = row[label]
         own = vectors[start : start + len(group)]
@@ -69,11 +69,13 @@ def imprint_rows(
         head.weight[i] = F.normalize(members.mean(dim=0), dim=-1) * scale
         if bias is not None:
             head.bias[i] = bias
-            new_scores.append(_held_out_scores(members, own, scale) * head.scale + bias)
+            held_out.append(_held_out_scores(members, own, scale) * head.scale + bias)
         start += len(group)
-    if new_scores:
-        _level_new_rows(head, [row[label] for label in by_label], torch.cat(new_scores), adapter, base, examples,
-                        inherited, max_length)
+    shared = [e for e in examples if e.target in inherited]
+    if held_out and shared:
+        new_targets = [row[label] for label, group in by_label.items() for _ in group]
+        shift = _level_shift(adapter, base, shared, vectors, new_targets, torch.cat(held_out), max_length)
+        head.bias[[row[label] for label in by_label]] += shift
     return list(by_label)
 
 
@@ -84,28 +86,45 @@ def _held_out_scores(members: torch.Tensor, own: torch.Tensor, scale: torch.Tens
     return (own * F.normalize(others, dim=-1)).sum(dim=-1) * scale
 
 
-def _level_new_rows(
-    head, new_rows: list[int], new_scores: torch.Tensor, adapter: Adapter, base: BaseModel,
-    examples: Sequence[Example], inherited: Sequence[str], max_length: int,
-) -> None:
-    """Shift the new rows' bias so their examples score, on average, what the inherited
-    rows' examples score on theirs.
+def _level_shift(
+    adapter: Adapter, base: BaseModel, shared: Sequence[Example], new_vectors: torch.Tensor,
+    new_targets: list[int], held_out: torch.Tensor, max_length: int,
+) -> torch.Tensor:
+    """The one bias shift of the new rows that fits the child's examples best (least
+    cross-entropy over all its examples, each new one scored on its own row without it).
 
     An imprinted row sits at its examples' centroid under the parent's encoder, where every
     query of the domain lands near (the tuned space is narrow); an inherited row sits where
-    the parent's training left it, which scores its own queries lower. Unlevelled, the new
+    the parent's training left it, which scores its own queries lower. Unshifted, the new
     rows take the shared labels' queries: a travel parent trained with the head at 5e-4 put
     64% of its child's travel queries on two imprinted utility rows (``bench/chains.py``
-    travel>utility). Without examples of inherited labels there is nothing to level against.
+    travel>utility). The loss is convex in the shift: a golden-section search finds it.
     """
+    head = adapter.head
     row = {label: i for i, label in enumerate(adapter.labels)}
-    shared = [e for e in examples if e.target in inherited]
-    if not shared:
-        return
-    vectors = F.normalize(_embed(adapter, base, [e.text for e in shared], max_length), dim=-1)
-    targets = torch.tensor([row[e.target] for e in shared], device=head.weight.device)
-    inherited_scores = head.scale * (vectors * head.weight[targets]).sum(dim=-1) + head.bias[targets]
-    head.bias[new_rows] += inherited_scores.mean() - new_scores.mean()
+    shared_vectors = F.normalize(_embed(adapter, base, [e.text for e in shared], max_length), dim=-1)
+    vectors = torch.cat([shared_vectors, new_vectors])
+    device = head.weight.device
+    targets = torch.tensor([row[e.target] for e in shared] + new_targets, device=device)
+    logits = head.scale * vectors @ head.weight.T + head.bias
+    own = torch.arange(len(shared), len(targets), device=device)
+    logits[own, targets[own]] = held_out
+    new_rows = torch.zeros(head.weight.shape[0], dtype=torch.bool, device=device)
+    new_rows[targets[own]] = True
+
+    def loss(shift: float) -> float:
+        return F.cross_entropy(logits + shift * new_rows, targets).item()
+
+    bound = 2 * float(head.scale) * float(head.weight.norm(dim=-1).max())  # the widest gap two rows' scores can have
+    low, high = -bound, bound
+    ratio = (5**0.5 - 1) / 2
+    for _ in range(60):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        if loss(a) <= loss(b):
+            high = b
+        else:
+            low = a
+    return torch.tensor((low + high) / 2, device=device)
 
 
 def _embed(adapter: Adapter, base: BaseModel, texts: list[str], max_length: int) -> torch.Tensor:
