@@ -41,8 +41,9 @@ def imprint_rows(
 ) -> list[str]:
     """Imprint the head rows of ``labels`` from ``examples``; return the labels imprinted.
 
-    ``inherited`` are the labels whose rows came from the parent (their mean norm and bias
-    are the new rows'). A label without examples keeps its name's row.
+    ``inherited`` are the labels whose rows came from the parent: the new rows take their
+    mean norm and their mean bias, shifted to fit ``examples`` where some are of inherited
+    labels (``_level_shift``). A label without examples keeps its name's row.
     """
     head = adapter.head
     if head is None:
