@@ -9,6 +9,7 @@ import pytest
 from bench.chain_settings import main as screen_main
 from bench.chain_settings import parse_setting
 from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_configs, select_pairs, split_pool, verdict
+from tests.fixtures.cli import refused
 from tuner.chains import child_config
 from tuner.cycle.config import CycleConfig, default_train_config
 from tuner.data import Example
@@ -93,11 +94,7 @@ def test_only_picks_pairs_by_name_and_refuses_an_unknown_one():
 ])
 def test_the_screen_refuses_bad_arguments_before_anything_loads(argv, message, tmp_path, capsys):
     out = tmp_path / "chain_settings.json"
-    with pytest.raises(SystemExit) as exit_info:
-        screen_main([*argv, "--out", str(out)])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
-    assert not out.exists()
+    assert message in refused(screen_main, [*argv, "--out", str(out)], out, capsys)
 
 
 def test_the_table_trains_each_start_as_a_cycle_would():

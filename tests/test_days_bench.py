@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from bench.days import cycle_config, main, plot, targets
+from tests.fixtures.cli import refused
 from tuner.config import DEFAULT_MAX_LENGTH
 
 
@@ -92,11 +93,7 @@ def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_
 ])
 def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, tmp_path, capsys):
     out = tmp_path / "days.json"
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv, "--out", str(out)])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
-    assert not out.exists()  # refused before anything is written
+    assert message in refused(main, [*argv, "--out", str(out)], out, capsys)
 
 
 def test_the_plot_stacks_its_panels_when_many_arms_need_legend_room(tmp_path):

@@ -13,6 +13,7 @@ from bench import long_messages
 from bench.days import main as days_main
 from recsys.datasets import clinc150, intent_csv
 from recsys.datasets.intents import load_intents
+from tests.fixtures.cli import refused
 
 
 def write_csv(path: Path, header: list[str], rows: list[tuple[str, str]]) -> None:
@@ -91,24 +92,20 @@ def test_load_intents_tells_clinc150_from_csv_and_names_both_layouts_when_neithe
 def test_the_days_benchmark_refuses_more_intents_than_the_set_holds(bank: Path, tmp_path: Path, capsys):
     threads = str(torch.get_num_threads())  # main sets torch's threads: leave them as they are
     out = tmp_path / "days.json"
-    with pytest.raises(SystemExit) as exit_info:
-        days_main(["--data", str(bank), "--intents", "5", "--threads", threads, "--out", str(out)])
-    assert exit_info.value.code == 2
-    assert "--intents 5: my_bank_77 has 3 intents" in capsys.readouterr().err
-    assert not out.exists() and not out.with_suffix(".png").exists()  # refused before anything is written
+    err = refused(days_main, ["--data", str(bank), "--intents", "5", "--threads", threads, "--out", str(out)], out, capsys)
+    assert "--intents 5: my_bank_77 has 3 intents" in err
+    assert not out.with_suffix(".png").exists()
 
 
 def test_the_days_benchmark_refuses_more_distinct_queries_than_the_intents_hold(bank: Path, tmp_path: Path, capsys):
     threads = str(torch.get_num_threads())
     out = tmp_path / "days.json"
     held = len(intent_csv.load(bank).train)
-    with pytest.raises(SystemExit) as exit_info:
-        days_main(["--data", str(bank), "--intents", "3", "--per-day", str(held), "--days", "2", "--intents-seeds", "0",
-                   "--threads", threads, "--out", str(out)])
-    assert exit_info.value.code == 2
+    # Refused before the first day, not when the queries run out.
+    err = refused(days_main, ["--data", str(bank), "--intents", "3", "--per-day", str(held), "--days", "2",
+                              "--intents-seeds", "0", "--threads", threads, "--out", str(out)], out, capsys)
     assert (f"--per-day {held} x --days 2 = {2 * held} distinct queries, but the 3 intents of --intents-seeds 0 hold "
-            f"{held} training queries") in capsys.readouterr().err
-    assert not out.exists()  # refused before the first day, not when the queries run out
+            f"{held} training queries") in err
 
 
 def test_the_long_message_set_puts_an_opening_before_each_query_and_reads_back(tmp_path: Path):

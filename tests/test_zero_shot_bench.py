@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from bench.zero_shot import main
+from tests.fixtures.cli import refused
 
 INTENTS = {"pay_bill": ["bill", "invoice"], "lost_card": ["lost", "stolen"], "check_balance": ["balance", "funds"]}
 
@@ -38,7 +37,4 @@ def test_the_zero_shot_bench_reads_every_spelling_alike_and_measures_each_pick(t
 
 def test_a_negative_pick_is_refused_before_anything_loads(tmp_path, capsys):
     out = tmp_path / "zero_shot.json"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--picks", "-1", "--out", str(out)])
-    assert exit_info.value.code == 2 and "--picks must be >= 0" in capsys.readouterr().err
-    assert not out.exists()
+    assert "--picks must be >= 0" in refused(main, ["--picks", "-1", "--out", str(out)], out, capsys)
