@@ -13,12 +13,12 @@ label. For each child size, side by side on the same examples and test rows:
   (``tuner.chains.child_config``: LoRA and head at a tenth of their rates);
 - ``warm_start_parent_lr``: the same at the from-scratch rates (LoRA and head): the
   ablation that shows what the lower rates buy;
-
-each with the settings a cycle would give it (``chains_configs``: the cycle's defaults,
-the continuing schedule for a warm start), so the gain is the one a user gets;
 - ``full_data``: scratch on all the child's training rows (about 50 per label),
   selected on CLINC's validation queries: roughly what any start can reach, so
   ``full_data - scratch`` is the room a warm start has.
+
+Each trains with the settings a cycle would give it (``chains_configs``: the cycle's
+defaults, the continuing schedule for a warm start), so the gain is the one a user gets.
 
 The parent trains on all its intents and is selected on validation accuracy, as a
 cycle's champion is; the child's queries are never the parent's (``split_pool``: each
