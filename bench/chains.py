@@ -346,16 +346,18 @@ class ChainConfigs:
     """
 
     scratch: TrainConfig
-    warm: TrainConfig
     parent_rate: TrainConfig
+
+    @property
+    def warm(self) -> TrainConfig:
+        return child_config(self.parent_rate)
 
 
 def chains_configs(cycle: CycleConfig | None = None) -> ChainConfigs:
     """``cycle``'s settings (default: the cycle's defaults) for each start, without a progress bar."""
     cycle = cycle or CycleConfig(train=replace(default_train_config(), progress=False))
-    continued = cycle.train_config(warm_start=True, from_parent=True)
-    return ChainConfigs(scratch=cycle.train_config(warm_start=False), warm=child_config(continued),
-                        parent_rate=continued)
+    return ChainConfigs(scratch=cycle.train_config(warm_start=False),
+                        parent_rate=cycle.train_config(warm_start=True, from_parent=True))
 
 
 def run_chains(
