@@ -19,6 +19,7 @@ does not depend on how the labels are named.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -30,6 +31,16 @@ from tuner.heads import embed_texts
 from tuner.loading import BaseModel
 
 
+@dataclass(frozen=True)
+class Imprint:
+    """The labels whose rows were imprinted, and how well the head then fits the child's
+    examples: mean cross-entropy, each new example scored on its row imprinted without it
+    (None for a cold start, which has no inherited rows to weigh them against)."""
+
+    labels: list[str]
+    loss: float | None = None
+
+
 @torch.no_grad()
 def imprint_rows(
     adapter: Adapter,
@@ -38,7 +49,7 @@ def imprint_rows(
     labels: Sequence[str],
     inherited: Sequence[str],
     max_length: int,
-) -> list[str]:
+) -> Imprint:
     """Imprint the head rows of ``labels`` from ``examples``; return the labels imprinted.
 
     ``inherited`` are the labels whose rows came from the parent: the new rows take their
@@ -47,14 +58,14 @@ def imprint_rows(
     """
     head = adapter.head
     if head is None:
-        return []
+        return Imprint([])
     row = {label: i for i, label in enumerate(adapter.labels)}
     by_label: dict[str, list[str]] = {}
     for example in examples:
         if example.target in labels:
             by_label.setdefault(example.target, []).append(example.text)
     if not by_label:
-        return []
+        return Imprint([])
     texts = [text for label in by_label for text in by_label[label]]
     vectors = F.normalize(_embed(adapter, base, texts, max_length), dim=-1)
     kept = [row[label] for label in inherited]
@@ -72,12 +83,13 @@ def imprint_rows(
             head.bias[i] = bias
             held_out.append(_held_out_scores(members, own, scale) * head.scale + bias)
         start += len(group)
+    if not held_out:
+        return Imprint(list(by_label))
     shared = [e for e in examples if e.target in inherited]
-    if held_out and shared:
-        new_targets = [row[label] for label, group in by_label.items() for _ in group]
-        shift = _level_shift(adapter, base, shared, vectors, new_targets, torch.cat(held_out), max_length)
-        head.bias[[row[label] for label in by_label]] += shift
-    return list(by_label)
+    new_targets = [row[label] for label, group in by_label.items() for _ in group]
+    shift, loss = _level_shift(adapter, base, shared, vectors, new_targets, torch.cat(held_out), max_length)
+    head.bias[[row[label] for label in by_label]] += shift
+    return Imprint(list(by_label), loss)
 
 
 def _held_out_scores(members: torch.Tensor, own: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -90,9 +102,11 @@ def _held_out_scores(members: torch.Tensor, own: torch.Tensor, scale: torch.Tens
 def _level_shift(
     adapter: Adapter, base: BaseModel, shared: Sequence[Example], new_vectors: torch.Tensor,
     new_targets: list[int], held_out: torch.Tensor, max_length: int,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, float]:
     """The one bias shift of the new rows that fits the child's examples best (least
-    cross-entropy over all its examples, each new one scored on its own row without it).
+    cross-entropy over all its examples, each new one scored on its own row without it),
+    and that least cross-entropy. Without examples of inherited labels there is nothing to
+    weigh the new rows against: no shift, and the new examples' loss alone.
 
     An imprinted row sits at its examples' centroid under the parent's encoder, where every
     query of the domain lands near (the tuned space is narrow); an inherited row sits where
@@ -103,9 +117,10 @@ def _level_shift(
     """
     head = adapter.head
     row = {label: i for i, label in enumerate(adapter.labels)}
-    shared_vectors = F.normalize(_embed(adapter, base, [e.text for e in shared], max_length), dim=-1)
-    vectors = torch.cat([shared_vectors, new_vectors])
     device = head.weight.device
+    vectors = new_vectors
+    if shared:
+        vectors = torch.cat([F.normalize(_embed(adapter, base, [e.text for e in shared], max_length), dim=-1), vectors])
     targets = torch.tensor([row[e.target] for e in shared] + new_targets, device=device)
     logits = head.scale * vectors @ head.weight.T + head.bias
     own = torch.arange(len(shared), len(targets), device=device)
@@ -116,6 +131,8 @@ def _level_shift(
     def loss(shift: float) -> float:
         return F.cross_entropy(logits + shift * new_rows, targets).item()
 
+    if not shared:
+        return torch.tensor(0.0, device=device), loss(0.0)
     bound = 2 * float(head.scale) * float(head.weight.norm(dim=-1).max())  # the widest gap two rows' scores can have
     low, high = -bound, bound
     ratio = (5**0.5 - 1) / 2
@@ -125,7 +142,8 @@ def _level_shift(
             high = b
         else:
             low = a
-    return torch.tensor((low + high) / 2, device=device)
+    best = (low + high) / 2
+    return torch.tensor(best, device=device), loss(best)
 
 
 def _embed(adapter: Adapter, base: BaseModel, texts: list[str], max_length: int) -> torch.Tensor:
@@ -136,3 +154,17 @@ def _embed(adapter: Adapter, base: BaseModel, texts: list[str], max_length: int)
         return embed_texts(adapter.model, base.tokenizer, texts, base.pooling, max_length=max_length)
     finally:
         adapter.model.train(training)
+
+
+@torch.no_grad()
+def head_loss(adapter: Adapter, base: BaseModel, examples: Sequence[Example], max_length: int) -> float | None:
+    """Mean cross-entropy of ``examples`` (those of the head's labels) under the head as it
+    is; None without any. How well inherited rows fit a child whose labels are all its parent's."""
+    head = adapter.head
+    row = {label: i for i, label in enumerate(adapter.labels)}
+    known = [e for e in examples if e.target in row]
+    if head is None or not known:
+        return None
+    vectors = F.normalize(_embed(adapter, base, [e.text for e in known], max_length), dim=-1)
+    targets = torch.tensor([row[e.target] for e in known], device=head.weight.device)
+    return F.cross_entropy(head.scale * vectors @ head.weight.T + head.bias, targets).item()
