@@ -34,11 +34,12 @@ from tuner.loading import BaseModel
 @dataclass(frozen=True)
 class Imprint:
     """The labels whose rows were imprinted, and how well the head then fits the child's
-    examples: mean cross-entropy, each new example scored on its row imprinted without it
-    (None for a cold start, which has no inherited rows to weigh them against)."""
+    examples: mean cross-entropy and accuracy, each new example scored on its row imprinted
+    without it (None for a cold start, which has no inherited rows to weigh them against)."""
 
     labels: list[str]
     loss: float | None = None
+    accuracy: float | None = None
 
 
 @torch.no_grad()
@@ -87,9 +88,9 @@ def imprint_rows(
         return Imprint(list(by_label))
     shared = [e for e in examples if e.target in inherited]
     new_targets = [row[label] for label, group in by_label.items() for _ in group]
-    shift, loss = _level_shift(adapter, base, shared, vectors, new_targets, torch.cat(held_out), max_length)
+    shift, loss, accuracy = _level_shift(adapter, base, shared, vectors, new_targets, torch.cat(held_out), max_length)
     head.bias[[row[label] for label in by_label]] += shift
-    return Imprint(list(by_label), loss)
+    return Imprint(list(by_label), loss, accuracy)
 
 
 def _held_out_scores(members: torch.Tensor, own: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -102,10 +103,10 @@ def _held_out_scores(members: torch.Tensor, own: torch.Tensor, scale: torch.Tens
 def _level_shift(
     adapter: Adapter, base: BaseModel, shared: Sequence[Example], new_vectors: torch.Tensor,
     new_targets: list[int], held_out: torch.Tensor, max_length: int,
-) -> tuple[torch.Tensor, float]:
+) -> tuple[torch.Tensor, float, float]:
     """The one bias shift of the new rows that fits the child's examples best (least
     cross-entropy over all its examples, each new one scored on its own row without it),
-    and that least cross-entropy. Without examples of inherited labels there is nothing to
+    that least cross-entropy and the examples' accuracy there. Without examples of inherited labels there is nothing to
     weigh the new rows against: no shift, and the new examples' loss alone.
 
     An imprinted row sits at its examples' centroid under the parent's encoder, where every
@@ -131,8 +132,11 @@ def _level_shift(
     def loss(shift: float) -> float:
         return F.cross_entropy(logits + shift * new_rows, targets).item()
 
+    def accuracy(shift: float) -> float:
+        return ((logits + shift * new_rows).argmax(dim=-1) == targets).float().mean().item()
+
     if not shared:
-        return torch.tensor(0.0, device=device), loss(0.0)
+        return torch.tensor(0.0, device=device), loss(0.0), accuracy(0.0)
     bound = 2 * float(head.scale) * float(head.weight.norm(dim=-1).max())  # the widest gap two rows' scores can have
     low, high = -bound, bound
     ratio = (5**0.5 - 1) / 2
@@ -143,7 +147,7 @@ def _level_shift(
         else:
             low = a
     best = (low + high) / 2
-    return torch.tensor(best, device=device), loss(best)
+    return torch.tensor(best, device=device), loss(best), accuracy(best)
 
 
 def _embed(adapter: Adapter, base: BaseModel, texts: list[str], max_length: int) -> torch.Tensor:
@@ -157,9 +161,10 @@ def _embed(adapter: Adapter, base: BaseModel, texts: list[str], max_length: int)
 
 
 @torch.no_grad()
-def head_loss(adapter: Adapter, base: BaseModel, examples: Sequence[Example], max_length: int) -> float | None:
-    """Mean cross-entropy of ``examples`` (those of the head's labels) under the head as it
-    is; None without any. How well inherited rows fit a child whose labels are all its parent's."""
+def head_fit(adapter: Adapter, base: BaseModel, examples: Sequence[Example], max_length: int) -> tuple[float, float] | None:
+    """(Accuracy, mean cross-entropy) of ``examples`` (those of the head's labels) under the
+    head as it is; None without any. How well inherited rows fit a child whose labels are all
+    its parent's."""
     head = adapter.head
     row = {label: i for i, label in enumerate(adapter.labels)}
     known = [e for e in examples if e.target in row]
@@ -167,4 +172,5 @@ def head_loss(adapter: Adapter, base: BaseModel, examples: Sequence[Example], ma
         return None
     vectors = F.normalize(_embed(adapter, base, [e.text for e in known], max_length), dim=-1)
     targets = torch.tensor([row[e.target] for e in known], device=head.weight.device)
-    return F.cross_entropy(head.scale * vectors @ head.weight.T + head.bias, targets).item()
+    logits = head.scale * vectors @ head.weight.T + head.bias
+    return (logits.argmax(dim=-1) == targets).float().mean().item(), F.cross_entropy(logits, targets).item()
