@@ -11,8 +11,6 @@ label. For each child size, side by side on the same examples and test rows:
 - ``warm_start``: the parent's adapter, the rows of labels the parent lacks imprinted
   from the child's examples (``tuner.inheritance``), trained on them as a child trains
   (``tuner.chains.child_config``: LoRA and head at a tenth of their rates);
-- ``warm_start_whole_parent``: the same with the parent's LoRA kept whole, not at the
-  share that fits the child's examples (``tuner.parent_scale``): what that share buys;
 - ``warm_start_parent_lr``: the same at the from-scratch rates (LoRA and head): the
   ablation that shows what the lower rates buy;
 - ``full_data``: scratch on all the child's training rows (about 50 per label),
@@ -257,12 +255,10 @@ def train_child(
     base: BaseModel, setup: PairSetup, per_label: int, seed: int, *, layers: list[int], config: TrainConfig,
     init_from: Path | None,
 ) -> dict:
-    """Train a child on ``per_label`` of its rows (sampling ``seed``); its accuracy (all, shared,
-    new labels) and the share of the parent's LoRA it started with (``parent_scale``, None unfitted)."""
+    """Train a child on ``per_label`` of its rows (sampling ``seed``); its accuracy: all, shared, new labels."""
     result = train_adapter(base, _sample(setup.child_train, per_label, seed), [], layers=layers,
                            config=replace(config, seed=seed), labels=setup.labels, init_from=init_from)
-    split = _split_accuracy(base, setup.test, result.adapter, set(setup.new_labels), config.max_length)
-    return {**split, "parent_scale": result.adapter.info.parent_scale}
+    return _split_accuracy(base, setup.test, result.adapter, set(setup.new_labels), config.max_length)
 
 
 def run_pair(
@@ -299,10 +295,7 @@ def run_pair(
     runs = (
         ("scratch", None, configs.scratch),
         ("warm_start", parent_folder, configs.warm),
-        # Ablations of the warm start: the parent's LoRA kept whole (no fitted share), and
-        # the from-scratch rates (the share fitted as in the warm start).
-        ("warm_start_whole_parent", parent_folder, replace(configs.warm, fit_parent_scale=False)),
-        ("warm_start_parent_lr", parent_folder, replace(configs.parent_rate, fit_parent_scale=True)),
+        ("warm_start_parent_lr", parent_folder, configs.parent_rate),
     )
     for n in sizes:
         scores: dict[str, list[float]] = {name: [] for name, _, _ in runs}
@@ -324,7 +317,6 @@ def run_pair(
             "scratch": statistics.mean(scores["scratch"]),
             "parent_as_is": parent_as_is,
             "warm_start": statistics.mean(scores["warm_start"]),
-            "warm_start_whole_parent": statistics.mean(scores["warm_start_whole_parent"]),
             "warm_start_parent_lr": statistics.mean(scores["warm_start_parent_lr"]),
             "full_data": full_data,
             # Accuracy on the labels the parent knows and on the child's own, per strategy.
@@ -333,14 +325,11 @@ def run_pair(
                 for name, splits in parts.items()
             },
             "runs": scores,
-            # The share of the parent's LoRA each warm start began with (tuner.parent_scale).
-            "parent_scales": [split["parent_scale"] for split in parts["warm_start"]],
         }
         row["gain"] = row["warm_start"] - row["scratch"]
         rows.append(row)
         print(f"  {n:>3}/label: scratch {row['scratch']:.3f}  parent as is {parent_as_is:.3f}  "
-              f"warm start {row['warm_start']:.3f}  ({row['gain']:+.3f}; the parent whole "
-              f"{row['warm_start_whole_parent']:.3f}, at the parent's rate "
+              f"warm start {row['warm_start']:.3f}  ({row['gain']:+.3f}; at the parent's rate "
               f"{row['warm_start_parent_lr']:.3f}); shared/new labels: scratch "
               f"{row['by_labels']['scratch']['shared']:.3f}/{row['by_labels']['scratch']['new']:.3f}, warm start "
               f"{row['by_labels']['warm_start']['shared']:.3f}/{row['by_labels']['warm_start']['new']:.3f}", flush=True)

@@ -105,7 +105,6 @@ def test_the_table_trains_each_start_as_a_cycle_would():
     assert configs.warm == child_config(configs.parent_rate)
     assert configs.warm.head_lr == configs.scratch.head_lr * configs.scratch.child_lr_scale
     assert configs.warm.schedule == cycle.continue_schedule != configs.scratch.schedule
-    assert configs.warm.fit_parent_scale and not configs.scratch.fit_parent_scale  # a child fits its parent's share
 
 
 def test_the_childs_pool_never_holds_a_row_the_parent_trains_on():

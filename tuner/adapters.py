@@ -51,9 +51,6 @@ class AdapterInfo:
     parent_domain: str | None = None
     parent_version: str | None = None
     data_window: tuple[int, int] | None = None
-    # The share of its parent's LoRA update a child started with (``tuner.parent_scale``);
-    # None when it was not fitted (a cold start, or an adapter continuing its own domain's).
-    parent_scale: float | None = None
     format: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:

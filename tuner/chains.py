@@ -65,8 +65,6 @@ def child_config(config: TrainConfig) -> TrainConfig:
     move; at the full head rate a few examples pulled rows off (bench/chain_settings.py:
     0.3 to 1.8 points lower on all 8 rows screened, README "Transfer chains"). With
     ``imprint_new_labels`` off, new rows start from their names and move slowly at this rate.
-    It starts from the share of the parent's LoRA update that fits its own examples best
-    (``fit_parent_scale``, ``tuner.parent_scale``).
     """
     scale = config.child_lr_scale
-    return replace(config, lr=config.lr * scale, head_lr=(config.head_lr or config.lr) * scale, fit_parent_scale=True)
+    return replace(config, lr=config.lr * scale, head_lr=(config.head_lr or config.lr) * scale)

@@ -97,10 +97,6 @@ class TrainConfig:
     # the parent's encoder and rows are already tuned, and a handful of examples at the
     # from-scratch rate can overwrite what it knew (``tuner.chains.child_config``).
     child_lr_scale: float = 0.1
-    # A child warm-started from its parent starts with the share of the parent's LoRA update
-    # that fits its own examples best (``tuner.parent_scale``), not all of it; set by
-    # ``tuner.chains.child_config``, off for an adapter continuing its own domain's.
-    fit_parent_scale: bool = False
 
     def __post_init__(self) -> None:
         _positive_int(self, "rank", "batch_size", "epochs", "max_length", "eval_examples")
@@ -129,7 +125,7 @@ class TrainConfig:
             _finite(self, name)
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("progress", "select_start", "cache_frozen_layers", "imprint_new_labels", "fit_parent_scale"):
+        for name in ("progress", "select_start", "cache_frozen_layers", "imprint_new_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
 

@@ -19,7 +19,6 @@ does not depend on how the labels are named.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -31,17 +30,6 @@ from tuner.heads import embed_texts
 from tuner.loading import BaseModel
 
 
-@dataclass(frozen=True)
-class Imprint:
-    """The labels whose rows were imprinted, and how well the head then fits the child's
-    examples: mean cross-entropy and accuracy, each new example scored on its row imprinted
-    without it (None for a cold start, which has no inherited rows to weigh them against)."""
-
-    labels: list[str]
-    loss: float | None = None
-    accuracy: float | None = None
-
-
 @torch.no_grad()
 def imprint_rows(
     adapter: Adapter,
@@ -50,7 +38,7 @@ def imprint_rows(
     labels: Sequence[str],
     inherited: Sequence[str],
     max_length: int,
-) -> Imprint:
+) -> list[str]:
     """Imprint the head rows of ``labels`` from ``examples``; return the labels imprinted.
 
     ``inherited`` are the labels whose rows came from the parent: the new rows take their
@@ -59,14 +47,14 @@ def imprint_rows(
     """
     head = adapter.head
     if head is None:
-        return Imprint([])
+        return []
     row = {label: i for i, label in enumerate(adapter.labels)}
     by_label: dict[str, list[str]] = {}
     for example in examples:
         if example.target in labels:
             by_label.setdefault(example.target, []).append(example.text)
     if not by_label:
-        return Imprint([])
+        return []
     texts = [text for label in by_label for text in by_label[label]]
     vectors = F.normalize(_embed(adapter, base, texts, max_length), dim=-1)
     kept = [row[label] for label in inherited]
@@ -84,13 +72,12 @@ def imprint_rows(
             head.bias[i] = bias
             held_out.append(_held_out_scores(members, own, scale) * head.scale + bias)
         start += len(group)
-    if not held_out:
-        return Imprint(list(by_label))
     shared = [e for e in examples if e.target in inherited]
-    new_targets = [row[label] for label, group in by_label.items() for _ in group]
-    shift, loss, accuracy = _level_shift(adapter, base, shared, vectors, new_targets, torch.cat(held_out), max_length)
-    head.bias[[row[label] for label in by_label]] += shift
-    return Imprint(list(by_label), loss, accuracy)
+    if held_out and shared:
+        new_targets = [row[label] for label, group in by_label.items() for _ in group]
+        shift = _level_shift(adapter, base, shared, vectors, new_targets, torch.cat(held_out), max_length)
+        head.bias[[row[label] for label in by_label]] += shift
+    return list(by_label)
 
 
 def _held_out_scores(members: torch.Tensor, own: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -103,11 +90,9 @@ def _held_out_scores(members: torch.Tensor, own: torch.Tensor, scale: torch.Tens
 def _level_shift(
     adapter: Adapter, base: BaseModel, shared: Sequence[Example], new_vectors: torch.Tensor,
     new_targets: list[int], held_out: torch.Tensor, max_length: int,
-) -> tuple[torch.Tensor, float, float]:
+) -> torch.Tensor:
     """The one bias shift of the new rows that fits the child's examples best (least
-    cross-entropy over all its examples, each new one scored on its own row without it),
-    that least cross-entropy and the examples' accuracy there. Without examples of inherited labels there is nothing to
-    weigh the new rows against: no shift, and the new examples' loss alone.
+    cross-entropy over all its examples, each new one scored on its own row without it).
 
     An imprinted row sits at its examples' centroid under the parent's encoder, where every
     query of the domain lands near (the tuned space is narrow); an inherited row sits where
@@ -118,10 +103,9 @@ def _level_shift(
     """
     head = adapter.head
     row = {label: i for i, label in enumerate(adapter.labels)}
+    shared_vectors = F.normalize(_embed(adapter, base, [e.text for e in shared], max_length), dim=-1)
+    vectors = torch.cat([shared_vectors, new_vectors])
     device = head.weight.device
-    vectors = new_vectors
-    if shared:
-        vectors = torch.cat([F.normalize(_embed(adapter, base, [e.text for e in shared], max_length), dim=-1), vectors])
     targets = torch.tensor([row[e.target] for e in shared] + new_targets, device=device)
     logits = head.scale * vectors @ head.weight.T + head.bias
     own = torch.arange(len(shared), len(targets), device=device)
@@ -132,11 +116,6 @@ def _level_shift(
     def loss(shift: float) -> float:
         return F.cross_entropy(logits + shift * new_rows, targets).item()
 
-    def accuracy(shift: float) -> float:
-        return ((logits + shift * new_rows).argmax(dim=-1) == targets).float().mean().item()
-
-    if not shared:
-        return torch.tensor(0.0, device=device), loss(0.0), accuracy(0.0)
     bound = 2 * float(head.scale) * float(head.weight.norm(dim=-1).max())  # the widest gap two rows' scores can have
     low, high = -bound, bound
     ratio = (5**0.5 - 1) / 2
@@ -146,8 +125,7 @@ def _level_shift(
             high = b
         else:
             low = a
-    best = (low + high) / 2
-    return torch.tensor(best, device=device), loss(best), accuracy(best)
+    return torch.tensor((low + high) / 2, device=device)
 
 
 def _embed(adapter: Adapter, base: BaseModel, texts: list[str], max_length: int) -> torch.Tensor:
@@ -158,19 +136,3 @@ def _embed(adapter: Adapter, base: BaseModel, texts: list[str], max_length: int)
         return embed_texts(adapter.model, base.tokenizer, texts, base.pooling, max_length=max_length)
     finally:
         adapter.model.train(training)
-
-
-@torch.no_grad()
-def head_fit(adapter: Adapter, base: BaseModel, examples: Sequence[Example], max_length: int) -> tuple[float, float] | None:
-    """(Accuracy, mean cross-entropy) of ``examples`` (those of the head's labels) under the
-    head as it is; None without any. How well inherited rows fit a child whose labels are all
-    its parent's."""
-    head = adapter.head
-    row = {label: i for i, label in enumerate(adapter.labels)}
-    known = [e for e in examples if e.target in row]
-    if head is None or not known:
-        return None
-    vectors = F.normalize(_embed(adapter, base, [e.text for e in known], max_length), dim=-1)
-    targets = torch.tensor([row[e.target] for e in known], device=head.weight.device)
-    logits = head.scale * vectors @ head.weight.T + head.bias
-    return (logits.argmax(dim=-1) == targets).float().mean().item(), F.cross_entropy(logits, targets).item()

@@ -10,7 +10,6 @@ for labels both share.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -26,7 +25,6 @@ from tuner.data import Example
 from tuner.heads import HEAD_FILE, ClassifierHead, label_embeddings
 from tuner.inheritance import imprint_rows
 from tuner.loading import BaseModel
-from tuner.parent_scale import fit_parent_scale
 
 _ADAPTER_NAME = re.compile(r"\.(lora_[AB])\.default\.")
 
@@ -142,10 +140,7 @@ def prepare_adapter(
         if init_from is not None:
             inherited = _copy_head_rows(head, info.labels, Path(init_from))
             new = [label for label in info.labels if label not in inherited]
-            if examples and config.fit_parent_scale:
-                fit = fit_parent_scale(adapter, base, examples, new, inherited, config.max_length)
-                adapter.info = replace(adapter.info, parent_scale=fit.scale)
-            elif examples and new:
+            if examples and new:
                 imprint_rows(adapter, base, examples, new, inherited, config.max_length)
         elif examples:
             # A cold start has no parent: every label is new, imprinted from its examples

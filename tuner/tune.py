@@ -48,7 +48,6 @@ def summary_metrics(metrics: Metrics, baseline: Metrics, result: TrainResult) ->
             "train_seconds": result.train_seconds,
             "trainable_params": result.trainable_params,
             "warm_started_modules": result.warm_started_modules,
-            "parent_scale": result.adapter.info.parent_scale,
         },
     }
 

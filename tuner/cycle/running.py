@@ -249,7 +249,7 @@ def train_domain(
         "steps": result.steps, "total_steps": result.total_steps, "best_step": result.best_step,
         "stopped_early": result.stopped_early, "train_seconds": result.train_seconds,
         "trainable_params": result.trainable_params, "lora_params": result.lora_params,
-        "warm_started_modules": result.warm_started_modules, "parent_scale": result.adapter.info.parent_scale,
+        "warm_started_modules": result.warm_started_modules,
         "cached_layers": result.cached_layers, "cache_seconds": result.cache_seconds,
         "final_loss": result.step_losses[-1] if result.step_losses else None,
         "examples": len(split.train), "replayed_once": len(replay), "monitor": result.monitor, "best_metric": result.best_metric,
