@@ -37,10 +37,9 @@ def pack_checkpoint(source: Path, target: Path) -> int:
     """Copy the checkpoint folder ``source`` to ``target`` with its safetensors weights as
     float16 (integer tensors kept); returns the bytes written. Subfolders (pooling
     configs) and weights in other formats are left out: ``load_base`` reads neither."""
-    target.mkdir(parents=True, exist_ok=True)
-    weights = sorted(source.glob("*.safetensors"))
-    if not weights:
+    if not any(source.glob("*.safetensors")):
         raise FileNotFoundError(f"{source}: no .safetensors weights to pack")
+    target.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
         if not path.is_file() or path.suffix in SKIPPED_SUFFIXES:
             continue
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if not clinc150.available(data):
         parser.error(f"--data: no CLINC150 (data_full.json, domains.json) in {data}")
     source = resolve_model(args.model).path
-    name = Path(args.model).name if args.model != "minilm-l6" else "minilm-l6"
+    name = Path(args.model).name  # a catalog name is its own
     written = pack_checkpoint(source, args.out / f"{name}-fp16")
     shutil.copytree(data, args.out / "clinc150", dirs_exist_ok=True)
     print(f"wrote {args.out / f'{name}-fp16'} ({written / 2**20:.1f} MiB) and {args.out / 'clinc150'}")

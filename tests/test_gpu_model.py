@@ -43,6 +43,7 @@ def test_folder_without_safetensors_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no .safetensors"):
         pack_checkpoint(tmp_path / "empty", tmp_path / "packed")
+    assert not (tmp_path / "packed").exists()  # refused before anything is written
 
 
 def test_cli_packs_model_and_data(tmp_path: Path, tiny_bert_dir: Path) -> None:
