@@ -113,6 +113,42 @@ def test_the_gathered_kernel_equals_the_loop_reference_with_padding_and_empty_sl
     torch.testing.assert_close(layer(x)[2], linear(x)[2])
 
 
+@torch.no_grad()
+@pytest.mark.parametrize("uniform", [True, False], ids=["one adapter", "mixed"])
+def test_under_autocast_the_cached_low_precision_stacks_follow_every_slot_change(uniform):
+    """The bf16 copy a CUDA forward uses is rebuilt after set_slot/reset_slot: never a stale adapter."""
+    torch.manual_seed(0)
+    linear = nn.Linear(16, 12)
+    rows = RowSlots()
+    layer = GatheredLinear(linear, rows, slots=2, rank=4)
+    first, second = (ModuleLora(torch.randn(4, 16), torch.randn(12, 4)) for _ in range(2))
+    x = torch.randn(3, 5, 16)
+    slots = [0, 0, 0] if uniform else [0, 2, 0]
+    rows.index, rows.used, rows.uniform = torch.tensor(slots), frozenset(slots), 0 if uniform else None
+
+    def served() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return layer(x).float()
+
+    def expected(pair: ModuleLora | None) -> torch.Tensor:
+        return linear(x) + reference_delta(x, [pair if s == 0 else None for s in slots], 12)
+
+    for pair in (first, second, None):  # load, replace in place, empty
+        layer.set_slot(0, pair) if pair is not None else layer.reset_slot(0)
+        got = served()
+        assert set(layer._cast) == ({torch.bfloat16} if pair is not None else set())  # an empty slot: the base alone
+        error = (got - expected(pair)).norm() / expected(pair).norm()
+        assert error < 2e-2, (pair is first, float(error))
+        if pair is not None:  # the delta is far above bf16 rounding, so a stale copy could not pass
+            assert (got - linear(x)).norm() / expected(pair).norm() > 0.5
+    assert layer.lora_a.dtype == layer.lora_b.dtype == torch.float32
+    layer.set_slot(0, first)
+    served()
+    x = x * 2  # a new input is cast anew, not served the cast of the last one
+    assert (served() - expected(first)).norm() / expected(first).norm() < 2e-2
+    assert layer.nbytes() == (layer.lora_a.numel() + layer.lora_b.numel()) * (4 + 2)
+
+
 def test_unknown_adapter_names_fail_loudly_and_never_serve_the_base(llama_generator, tmp_path):
     gathered = GatheredLora(llama_generator.fork(), slots=2)
     gathered.load("small", read_lora_weights(save_random_lora(llama_generator, tmp_path / "small", SPECS["small"], 0)))

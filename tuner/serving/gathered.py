@@ -9,6 +9,13 @@ and a per-row slot index set once per forward picks each row's pair:
 ``base(x) + bmm(bmm(x, A[idx].T), B[idx].T)``. The extra last slot stays zero: the
 base model's rows point at it. A module that an adapter does not target keeps that
 adapter's slot zero, so adapters on different layers mix freely.
+
+On a GPU a small model's forward is bound by kernel launches, not arithmetic, so the
+delta costs what it launches: the stacks are kept (float32, the master copy) beside a
+copy in the dtype the forward computes in (bf16 under CUDA autocast, made once per
+change of the slots, so no cast runs per forward), and the second product adds into
+the base output in place (``addmm_`` / ``baddbmm_``, one kernel for product and sum).
+Autocast would round A and B to bf16 anyway, so the copy changes no result.
 """
 
 from __future__ import annotations
@@ -32,6 +39,21 @@ class RowSlots:
     index: torch.Tensor | None = None  # [rows], long, on the model's device
     uniform: int | None = None  # the one slot every row uses, when they all use the same
     used: frozenset[int] = frozenset()
+    # The last input cast to the compute dtype and its cast: q, k and v (gate and up) read
+    # the same tensor, so it is cast once for all of them.
+    cast_from: torch.Tensor | None = None
+    cast_to: torch.Tensor | None = None
+
+    def cast(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if x.dtype == dtype:
+            return x
+        if self.cast_from is not x or self.cast_to is None or self.cast_to.dtype != dtype:
+            self.cast_from, self.cast_to = x, x.to(dtype)
+        return self.cast_to
+
+    def clear(self) -> None:
+        self.index, self.uniform, self.used = None, None, frozenset()
+        self.cast_from = self.cast_to = None
 
 
 class GatheredLinear(nn.Module):
@@ -46,6 +68,8 @@ class GatheredLinear(nn.Module):
         self.register_buffer("lora_a", torch.zeros(slots + 1, rank, base.in_features, device=weight.device), persistent=False)
         self.register_buffer("lora_b", torch.zeros(slots + 1, base.out_features, rank, device=weight.device), persistent=False)
         self.filled: set[int] = set()
+        # (lora_a, lora_b) in a compute dtype other than float32, rebuilt after any slot changes.
+        self._cast: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
     def rank(self) -> int:
@@ -64,11 +88,13 @@ class GatheredLinear(nn.Module):
         self.lora_a[slot, : lora.rank] = lora.a.to(self.lora_a.device)
         self.lora_b[slot, :, : lora.rank] = lora.b.to(self.lora_b.device)
         self.filled.add(slot)
+        self._cast.clear()
 
     def reset_slot(self, slot: int) -> None:
         self.lora_a[slot].zero_()
         self.lora_b[slot].zero_()
         self.filled.discard(slot)
+        self._cast.clear()
 
     def _grow(self, rank: int) -> None:
         grown_a = self.lora_a.new_zeros(self.slots + 1, rank, self.base.in_features)
@@ -76,6 +102,20 @@ class GatheredLinear(nn.Module):
         grown_a[:, : self.rank] = self.lora_a
         grown_b[:, :, : self.rank] = self.lora_b
         self.lora_a, self.lora_b = grown_a, grown_b
+        self._cast.clear()
+
+    def stacks(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(lora_a, lora_b)`` in ``dtype``: the float32 masters themselves, or their cached copy."""
+        if dtype == self.lora_a.dtype:
+            return self.lora_a, self.lora_b
+        if dtype not in self._cast:
+            self._cast[dtype] = (self.lora_a.to(dtype), self.lora_b.to(dtype))
+        return self._cast[dtype]
+
+    def nbytes(self) -> int:
+        """Bytes of the float32 stacks and of their compute-dtype copies."""
+        tensors = [self.lora_a, self.lora_b, *(t for pair in self._cast.values() for t in pair)]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base(x)
@@ -84,16 +124,32 @@ class GatheredLinear(nn.Module):
             raise RuntimeError("gathered LoRA module called without a row index (use GatheredLora.rows(names))")
         if not (rows.used & self.filled):
             return out  # no row of this batch has an adapter on this module
+        dtype = compute_dtype(x)
+        lora_a, lora_b = self.stacks(dtype)
+        x = rows.cast(x, dtype)
         if rows.uniform is not None:
-            delta = (x @ self.lora_a[rows.uniform].T) @ self.lora_b[rows.uniform].T
-            return out + delta.to(out.dtype)
+            down = x.reshape(-1, x.shape[-1]) @ lora_a[rows.uniform].T  # [tokens, r]
+            if out.dtype == dtype and out.is_contiguous():
+                out.view(-1, out.shape[-1]).addmm_(down, lora_b[rows.uniform].T)
+                return out
+            return out + (down @ lora_b[rows.uniform].T).reshape(out.shape).to(out.dtype)
         if x.shape[0] != rows.index.shape[0]:
             raise RuntimeError(f"batch of {x.shape[0]} rows but a row index of {rows.index.shape[0]}")
         flat = x.reshape(x.shape[0], -1, x.shape[-1])
-        a = self.lora_a.index_select(0, rows.index)  # [rows, r, in]
-        b = self.lora_b.index_select(0, rows.index)  # [rows, out, r]
-        delta = torch.bmm(torch.bmm(flat, a.transpose(1, 2).to(flat.dtype)), b.transpose(1, 2).to(flat.dtype))
-        return out + delta.reshape(*out.shape).to(out.dtype)
+        down = torch.bmm(flat, lora_a.index_select(0, rows.index).transpose(1, 2))  # [rows, tokens, r]
+        up = lora_b.index_select(0, rows.index).transpose(1, 2)  # [rows, r, out]
+        if out.dtype == dtype and out.is_contiguous():
+            out.view(x.shape[0], -1, out.shape[-1]).baddbmm_(down, up)
+            return out
+        return out + torch.bmm(down, up).reshape(out.shape).to(out.dtype)
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a matmul on ``x`` runs in here: autocast's when it is on for ``x``'s device."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return x.dtype
 
 
 def reference_delta(x: torch.Tensor, pairs: Sequence[ModuleLora | None], out_features: int) -> torch.Tensor:
@@ -183,7 +239,7 @@ class GatheredLora:
         try:
             yield
         finally:
-            state.index, state.uniform, state.used = None, None, frozenset()
+            state.clear()
 
     def _wrapped(self, path: str) -> GatheredLinear:
         layer = self.layers.get(path)
@@ -196,5 +252,5 @@ class GatheredLora:
         return layer
 
     def nbytes(self) -> int:
-        """Bytes of the preallocated stacks (every slot, padded)."""
-        return sum(l.lora_a.numel() * 4 + l.lora_b.numel() * 4 for l in self.layers.values())
+        """Bytes of the preallocated stacks (every slot, padded) and their compute-dtype copies."""
+        return sum(layer.nbytes() for layer in self.layers.values())
