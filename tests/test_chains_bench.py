@@ -8,7 +8,7 @@ import pytest
 
 from bench.chain_settings import main as screen_main
 from bench.chain_settings import parse_setting
-from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_configs, select_pairs, split_pool, verdict
+from bench.chains import PAIR_SETS, TARGET_GAIN, _sample, chains_configs, select_pairs, split_pool, verdict, verdict_lines
 from tests.fixtures.cli import refused
 from tuner.chains import child_config
 from tuner.cycle.config import CycleConfig, default_train_config
@@ -40,6 +40,15 @@ def test_the_verdict_says_per_size_how_often_and_where_there_was_room():
     # b at 10 met the gain without the room for it (all its data is 2 points over scratch).
     assert per_size["10"]["pairs_met"] == 1 and per_size["10"]["pairs_with_room"] == 1
     assert per_size["10"]["pairs_with_room_met"] == 0 and per_size["10"]["worst_gain"] == -0.01
+
+
+def test_the_verdict_in_words_says_what_a_run_without_the_target_sizes_cannot_judge():
+    # A --sizes 25 run crashed here on formatting a missing smallest gain, after every pair had trained.
+    assert verdict_lines(verdict([row("a", 25, 0.004)])) == [
+        f"target: warm start >= scratch + {TARGET_GAIN:.2f} at [5, 10] per label -> not judged (no row at [5, 10] per label in this run)"]
+    lines = verdict_lines(verdict([row("a", 5, 0.05), row("a", 25, 0.0)]))
+    assert lines[0].endswith("NOT met (smallest gain +0.050)")  # nothing at 10 per label: not met
+    assert lines[1].startswith("  5/label: met on 1 of 1 pairs") and lines[2] == "  10/label: not run"
 
 
 def test_the_verdict_counts_pairs_no_accuracy_could_meet():
