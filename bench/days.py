@@ -7,7 +7,11 @@ current champion (zero-shot from the intent names before the first one) answers,
 every wrong answer comes back corrected. ``--traffic distinct`` (the default) sends each
 training query at most once over the whole run, as the issue's trial replayed a real
 dataset; ``--traffic repeats`` lets users ask the same query again (drawn with
-replacement), which puts copies of trained queries into the cycle's held-out rows. The
+replacement), which puts copies of trained queries into the cycle's held-out rows.
+``--tail-ratio R`` makes the traffic long-tailed: half the intents (drawn by the intents
+seed) are asked R times less often than the other half (``recsys.traffic.draw_by_intent``),
+as real users ask a few intents all day and many rarely; accuracy is then also reported
+on the head's and the tail's held-out rows (``head_accuracy``, ``tail_accuracy``). The
 day is logged through gRPC to a real in-process server (real DuckDB file), then one
 cycle runs through the server (RunCycle, everything at the server's defaults). After each night: held-out accuracy of the
 champion on CLINC150's test queries of those intents, and in the same run the ceiling:
@@ -58,7 +62,7 @@ import torch  # noqa: E402
 
 from recsys.datasets import clinc150  # noqa: E402
 from recsys.datasets.intents import load_intents  # noqa: E402
-from recsys.traffic import TrafficConfig, simulate_clinc_traffic  # noqa: E402
+from recsys.traffic import TrafficConfig, draw_by_intent, simulate_clinc_traffic  # noqa: E402
 from server.app import create_server, stop_server  # noqa: E402
 from server.client import AdaptuneClient  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
@@ -95,6 +99,19 @@ def unasked(subset: clinc150.Clinc150, asked: Counter) -> clinc150.Clinc150:
         else:
             train.append(row)
     return clinc150.Clinc150(subset.domains, train, subset.val, subset.test)
+
+
+def tail_intents(labels: list[str], seed: int) -> list[str]:
+    """The rarely asked half of ``labels`` under ``--tail-ratio`` (seeded, so a rerun asks the same)."""
+    return sorted(random.Random(seed * 7919 + 17).sample(sorted(labels), len(labels) // 2))
+
+
+def day_pool(pool: clinc150.Clinc150, per_day: int, tail: list[str], tail_ratio: float, seed: int) -> clinc150.Clinc150:
+    """The day's queries at long-tail rates: a tail intent is asked ``tail_ratio`` times less often."""
+    labels = pool.domains[DOMAIN]
+    rates = {intent: (1.0 / tail_ratio if intent in set(tail) else 1.0) for intent in labels}
+    rows = draw_by_intent(pool.train, per_day, rates, random.Random(seed))
+    return clinc150.Clinc150(pool.domains, rows, pool.val, pool.test)
 
 
 def per_intent(rows, limit: int | None):
@@ -184,6 +201,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     subset = domain_subset(data, args.intents, intents_seed)
     labels = subset.domains[DOMAIN]
     heldout = per_intent(subset.test, args.heldout_per_intent)
+    tail = tail_intents(labels, intents_seed) if args.tail_ratio else []
+    groups = {"head": [r for r in heldout if r.intent not in set(tail)], "tail": [r for r in heldout if r.intent in set(tail)]}
     folder = work / f"split-{intents_seed}"
     cycle = cycle_config(args)
     config = ServerConfig(db_path=folder / "adaptune.duckdb", host="127.0.0.1", port=0, grace_seconds=1.0,
@@ -204,8 +223,17 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     try:
         with AdaptuneClient(f"127.0.0.1:{port}", timeout=3600) as client:
             client.wait_ready(timeout=30)
-            zero = accuracy(base, heldout, registry, labels, answer_length)
-            rows.append({"day": 0, "new_events": 0, "accuracy": zero, "ceiling_accuracy": None, "cycle_s": None,
+            def measured() -> dict:
+                """Held-out accuracy; under --tail-ratio also the head's and the tail's (the overall from both)."""
+                if not tail:
+                    return {"accuracy": accuracy(base, heldout, registry, labels, answer_length)}
+                parts = {name: accuracy(base, part, registry, labels, answer_length) for name, part in groups.items()}
+                overall = sum(parts[name] * len(part) for name, part in groups.items()) / len(heldout)
+                return {"accuracy": overall, **{f"{name}_accuracy": value for name, value in parts.items()}}
+
+            first = measured()
+            zero = first["accuracy"]
+            rows.append({"day": 0, "new_events": 0, **first, "ceiling_accuracy": None, "cycle_s": None,
                          "trained_examples": 0, "decision": "base (zero-shot)"})
             print(f"[intents seed {intents_seed}] {len(labels)} intents, {len(heldout)} held-out rows; "
                   f"day 0 zero-shot {zero:.4f}", flush=True)
@@ -223,6 +251,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     repeat_queries=args.traffic == "repeats",
                 )  # fmt: skip
                 pool = unasked(subset, asked) if args.traffic == "distinct" else subset
+                if tail:
+                    pool = day_pool(pool, args.per_day, tail, args.tail_ratio, traffic.seed)
                 events = simulate_clinc_traffic(pool, traffic, answer=answer)
                 asked.update((e.input_text, e.correction or e.model_output) for e in events)
                 errors = sum(e.feedback.value != "positive" for e in events) / len(events)
@@ -232,7 +262,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 finished = client.run_cycle()
                 cycle_s = time.perf_counter() - started
                 outcome = next((d for d in finished.summary.get("domains", []) if d["domain"] == DOMAIN), None)
-                acc = accuracy(base, heldout, registry, labels, answer_length)
+                scores = measured()
+                acc = scores["accuracy"]
                 top, ceiling_s = None, None
                 if args.ceiling_days == "all" or (args.ceiling_days == "last" and day == args.days):
                     top, ceiling_s = ceiling(base, seen, subset, heldout, ceiling_train)
@@ -245,7 +276,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     decision = (f"{outcome['version']} {gate['decision']} (gain {gate['gain']:+.4f}); "
                                 f"{outcome['train']['why_stopped']}")
                 row = {
-                    "day": day, "new_events": logged.accepted, "error_rate": errors, "accuracy": acc,
+                    "day": day, "new_events": logged.accepted, "error_rate": errors, **scores,
                     "ceiling_accuracy": top, "cycle_s": cycle_s, "ceiling_s": ceiling_s,
                     "kept_candidate_accuracy": kept_candidate,
                     "trained_examples": outcome["train"]["examples"] if outcome else 0,
@@ -264,14 +295,17 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     "decision": decision,
                 }  # fmt: skip
                 rows.append(row)
-                save({"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows})
+                save({"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows,
+                      "tail_intents": tail})
                 print(f"  day {day}: {logged.accepted} events ({errors:.1%} wrong), cycle {cycle_s:.1f}s on "
-                      f"{row['trained_examples']} examples, accuracy {acc:.4f} (ceiling {top}; kept candidate "
+                      f"{row['trained_examples']} examples, accuracy {acc:.4f}"
+                      + (f" (head {scores['head_accuracy']:.4f}, tail {scores['tail_accuracy']:.4f})" if tail else "")
+                      + f" (ceiling {top}; kept candidate "
                       f"{kept_candidate}); {decision}", flush=True)
     finally:
         stop_server(server, context, grace=1.0)
     return {"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows,
-            "targets": targets(rows)}
+            "tail_intents": tail, "targets": targets(rows)}
 
 
 def gap(ceiling: float, accuracy: float) -> float:
@@ -346,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="one domain per seed: which intents it holds")
     parser.add_argument("--traffic", choices=("distinct", "repeats"), default="distinct",
                         help="each training query asked at most once over the run, or drawn with replacement")
+    parser.add_argument("--tail-ratio", type=float, default=None,
+                        help="long-tail traffic: half the intents asked this many times less often (default: all alike)")
     parser.add_argument("--ceiling-epochs", type=int, default=3)
     parser.add_argument("--ceiling-days", choices=("all", "last", "none"), default="all",
                         help="train the ceiling after every day, only after the last (a busy machine), or never "
@@ -402,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--head-lr must be in (0, 1), got {args.head_lr}")
     if args.max_length is not None and args.max_length < 1:
         parser.error(f"--max-length must be >= 1, got {args.max_length}")
+    if args.tail_ratio is not None and not 1.0 <= args.tail_ratio < float("inf"):
+        parser.error(f"--tail-ratio must be a finite number >= 1, got {args.tail_ratio}")
+    if args.tail_ratio is not None and args.traffic != "distinct":
+        parser.error("--tail-ratio draws each day's distinct queries; it needs --traffic distinct")
     if args.warmup and args.schedule is None:
         parser.error("--warmup shapes the --schedule ablation; give --schedule too")
     if not 0.0 <= args.warmup < 1.0:
@@ -471,6 +511,7 @@ def summary(args, splits: list[dict], started: float, load_start: list[float], c
         "intents": args.intents,
         "per_day": args.per_day,
         "traffic": args.traffic,
+        "tail_ratio": getattr(args, "tail_ratio", None),
         "ceiling_days": args.ceiling_days,
         "ceiling_epochs": args.ceiling_epochs,
         "heldout_per_intent": args.heldout_per_intent,

@@ -12,7 +12,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from recsys.datasets.clinc150 import Clinc150, LabeledText
 from recsys.events.model import Feedback, Interaction
@@ -103,6 +103,34 @@ def oracle_answer(dataset: Clinc150, config: TrafficConfig, rng: random.Random) 
         return rng.choice([intent for intent in dataset.domains[row.domain] if intent != row.intent])
 
     return answer
+
+
+def draw_by_intent(rows: Sequence[LabeledText], count: int, rates: Mapping[str, float], rng: random.Random) -> list[LabeledText]:
+    """``count`` distinct rows whose intents arrive at the relative ``rates`` (long-tail traffic).
+
+    Real users do not ask every intent equally: a few are asked all day, many rarely.
+    Each draw picks an intent by its rate among those with rows left, then one of its
+    rows not drawn yet; an intent whose rows run out drops out of later draws.
+    """
+    missing = sorted({row.intent for row in rows} - set(rates))
+    if missing:
+        raise ValueError(f"rates has no rate for intents {missing}")
+    bad = {intent: rate for intent, rate in rates.items() if not rate > 0}
+    if bad:
+        raise ValueError(f"rates must be positive, got {bad}")
+    if not 0 <= count <= len(rows):
+        raise ValueError(f"count must be between 0 and the {len(rows)} rows, got {count}")
+    left: dict[str, list[LabeledText]] = {}
+    for row in rows:
+        left.setdefault(row.intent, []).append(row)
+    for queue in left.values():
+        rng.shuffle(queue)
+    drawn = []
+    for _ in range(count):
+        intents = [intent for intent in sorted(left) if left[intent]]
+        intent = rng.choices(intents, weights=[rates[i] for i in intents])[0]
+        drawn.append(left[intent].pop())
+    return drawn
 
 
 def _event_id(prefix: str, seed: int, index: int) -> str:
