@@ -101,15 +101,15 @@ def unasked(subset: clinc150.Clinc150, asked: Counter) -> clinc150.Clinc150:
     return clinc150.Clinc150(subset.domains, train, subset.val, subset.test)
 
 
-def tail_intents(labels: list[str], seed: int) -> list[str]:
+def tail_intents(labels: list[str], seed: int) -> frozenset[str]:
     """The rarely asked half of ``labels`` under ``--tail-ratio`` (seeded, so a rerun asks the same)."""
-    return sorted(random.Random(seed * 7919 + 17).sample(sorted(labels), len(labels) // 2))
+    return frozenset(random.Random(seed * 7919 + 17).sample(sorted(labels), len(labels) // 2))
 
 
-def day_pool(pool: clinc150.Clinc150, per_day: int, tail: list[str], tail_ratio: float, seed: int) -> clinc150.Clinc150:
+def day_pool(pool: clinc150.Clinc150, per_day: int, tail: frozenset[str], tail_ratio: float, seed: int) -> clinc150.Clinc150:
     """The day's queries at long-tail rates: a tail intent is asked ``tail_ratio`` times less often."""
     labels = pool.domains[DOMAIN]
-    rates = {intent: (1.0 / tail_ratio if intent in set(tail) else 1.0) for intent in labels}
+    rates = {intent: (1.0 / tail_ratio if intent in tail else 1.0) for intent in labels}
     rows = draw_by_intent(pool.train, per_day, rates, random.Random(seed))
     return clinc150.Clinc150(pool.domains, rows, pool.val, pool.test)
 
@@ -201,8 +201,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     subset = domain_subset(data, args.intents, intents_seed)
     labels = subset.domains[DOMAIN]
     heldout = per_intent(subset.test, args.heldout_per_intent)
-    tail = tail_intents(labels, intents_seed) if args.tail_ratio else []
-    groups = {"head": [r for r in heldout if r.intent not in set(tail)], "tail": [r for r in heldout if r.intent in set(tail)]}
+    tail = tail_intents(labels, intents_seed) if args.tail_ratio else frozenset()
+    groups = {"head": [r for r in heldout if r.intent not in tail], "tail": [r for r in heldout if r.intent in tail]}
     folder = work / f"split-{intents_seed}"
     cycle = cycle_config(args)
     config = ServerConfig(db_path=folder / "adaptune.duckdb", host="127.0.0.1", port=0, grace_seconds=1.0,
@@ -296,7 +296,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 }  # fmt: skip
                 rows.append(row)
                 save({"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows,
-                      "tail_intents": tail})
+                      "tail_intents": sorted(tail)})
                 print(f"  day {day}: {logged.accepted} events ({errors:.1%} wrong), cycle {cycle_s:.1f}s on "
                       f"{row['trained_examples']} examples, accuracy {acc:.4f}"
                       + (f" (head {scores['head_accuracy']:.4f}, tail {scores['tail_accuracy']:.4f})" if tail else "")
@@ -305,7 +305,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
     finally:
         stop_server(server, context, grace=1.0)
     return {"intents_seed": intents_seed, "intents": labels, "heldout": len(heldout), "rows": rows,
-            "tail_intents": tail, "targets": targets(rows)}
+            "tail_intents": sorted(tail), "targets": targets(rows)}
 
 
 def gap(ceiling: float, accuracy: float) -> float:

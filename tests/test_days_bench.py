@@ -90,6 +90,9 @@ def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_
     (["--schedule", "sawtooth"], "invalid choice: 'sawtooth'"),
     (["--max-length", "0"], "--max-length must be >= 1, got 0"),
     (["--head-lr", "0"], "--head-lr must be in (0, 1), got 0.0"),
+    (["--tail-ratio", "0.5"], "--tail-ratio must be a finite number >= 1, got 0.5"),
+    (["--tail-ratio", "inf"], "--tail-ratio must be a finite number >= 1, got inf"),
+    (["--tail-ratio", "5", "--traffic", "repeats"], "--tail-ratio draws each day's distinct queries; it needs --traffic distinct"),
 ])
 def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, tmp_path, capsys):
     out = tmp_path / "days.json"
