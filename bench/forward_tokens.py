@@ -42,6 +42,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def interleaved_rounds(
+    modes: dict[str, Callable[[], torch.Tensor]], *, rounds: int, repeats: int, tokens: int, device: torch.device, desc: str
+) -> dict[str, list[float]]:
+    """Tokens/s of every mode in each of ``rounds`` rounds (``repeats`` calls each, modes interleaved), after a warm-up."""
+    for run in modes.values():  # warm-up (kernels, caches)
+        run()
+    runs: dict[str, list[float]] = {mode: [] for mode in modes}
+    for _ in tqdm(range(rounds), desc=desc, leave=False):
+        for mode, run in modes.items():
+            _sync(device)
+            started = time.perf_counter()
+            for _ in range(repeats):
+                run()
+            _sync(device)
+            runs[mode].append(tokens * repeats / (time.perf_counter() - started))
+    return runs
+
+
 def peft_with_adapters(base: BaseModel, count: int, rank: int, folder: Path) -> PeftModel:
     """``count`` random rank-``rank`` adapters on every linear of every layer, saved under ``folder``."""
     targets = target_module_names(base.model, list(range(base.num_layers)), list(MODULE_GROUPS))
@@ -106,17 +124,8 @@ def measure(
         with torch.inference_mode():
             mixed_out, peft_out = modes["mixed"]().float(), modes["peft_mixed"]().float()
             single_out, peft_single_out = modes["single"]().float(), modes["peft_single"]().float()
-            for run in modes.values():  # warm-up (kernels, caches)
-                run()
-            runs: dict[str, list[float]] = {mode: [] for mode in MODES}
-            for _ in tqdm(range(rounds), desc=f"forward rounds ({shape}, {where.type})", leave=False):
-                for mode in MODES:
-                    _sync(where)
-                    started = time.perf_counter()
-                    for _ in range(repeats):
-                        modes[mode]()
-                    _sync(where)
-                    runs[mode].append(batch * seq * repeats / (time.perf_counter() - started))
+            runs = interleaved_rounds(modes, rounds=rounds, repeats=repeats, tokens=batch * seq, device=where,
+                                      desc=f"forward rounds ({shape}, {where.type})")
     tokens = {mode: statistics.median(values) for mode, values in runs.items()}
     return {
         "device": torch.cuda.get_device_name(where) if where.type == "cuda" else "cpu",

@@ -21,18 +21,16 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import ModuleType
 
 import torch
 from scipy.stats import wilcoxon
-from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.forward_tokens import adapter_folder, peft_with_adapters  # noqa: E402
+from bench.forward_tokens import adapter_folder, interleaved_rounds, peft_with_adapters  # noqa: E402
 from bench.random_models import SHAPES, WORDS, save_random_model  # noqa: E402
 from tuner.device import autocast  # noqa: E402
 from tuner.loading import load_base  # noqa: E402
@@ -95,20 +93,10 @@ def measure(before: ModuleType, *, device: str, shape: str, batch: int, seq: int
         for kind, rows in row_sets.items():
             for tag in ("after", "before"):
                 modes[f"{kind}_{tag}"] = through(tag, rows)
-        sync = torch.cuda.synchronize if base.device.type == "cuda" else (lambda: None)
         with torch.inference_mode():
             outputs = {mode: run().float() for mode, run in modes.items()}
-            for run in modes.values():  # warm-up
-                run()
-            tokens: dict[str, list[float]] = {mode: [] for mode in modes}
-            for _ in tqdm(range(rounds), desc=f"A/B rounds ({shape}, {base.device.type})"):
-                for mode, run in modes.items():
-                    sync()
-                    started = time.perf_counter()
-                    for _ in range(repeats):
-                        run()
-                    sync()
-                    tokens[mode].append(batch * seq * repeats / (time.perf_counter() - started))
+            tokens = interleaved_rounds(modes, rounds=rounds, repeats=repeats, tokens=batch * seq, device=base.device,
+                                        desc=f"A/B rounds ({shape}, {base.device.type})")
     ratios = {mode: [t / b for t, b in zip(tokens[mode], tokens["base"])] for mode in modes if mode != "base"}
     difference = {kind: float((outputs[f"{kind}_after"] - outputs[f"{kind}_before"]).norm() / outputs[f"{kind}_before"].norm())
                   for kind in row_sets}
