@@ -193,6 +193,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, continue_epochs=args.continue_epochs)
     if args.max_length is not None:
         cycle = replace(cycle, train=replace(cycle.train, max_length=args.max_length))
+    if args.layer_budget is not None:
+        cycle = replace(cycle, layer_budget=args.layer_budget)
     return cycle
 
 
@@ -417,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ablation: validation rows scored per training row, at most (default: the cycle's)")
     parser.add_argument("--max-length", type=int, default=None,
                         help="ablation: tokens a training input keeps (default: the cycle's); answers keep the serving cut")
+    parser.add_argument("--layer-budget", type=float, default=None,
+                        help="ablation: the cycle's layer budget, a fraction of adapting every layer (default: the cycle's)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)
@@ -438,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--head-lr must be in (0, 1), got {args.head_lr}")
     if args.max_length is not None and args.max_length < 1:
         parser.error(f"--max-length must be >= 1, got {args.max_length}")
+    if args.layer_budget is not None and not 0 < args.layer_budget <= 1:
+        parser.error(f"--layer-budget must be in (0, 1], got {args.layer_budget}")
     if args.tail_ratio is not None and not 1.0 <= args.tail_ratio < float("inf"):
         parser.error(f"--tail-ratio must be a finite number >= 1, got {args.tail_ratio}")
     if args.tail_ratio is not None and args.traffic != "distinct":

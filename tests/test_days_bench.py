@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -10,6 +11,7 @@ from PIL import Image
 from bench.days import cycle_config, main, plot, targets
 from tests.fixtures.cli import refused
 from tuner.config import DEFAULT_MAX_LENGTH
+from tuner.cycle.config import CycleConfig
 
 
 def day(n: int, accuracy: float, ceiling: float | None, cycle_s: float | None = 10.0) -> dict:
@@ -43,7 +45,8 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
 
 
 def ablation_args(**overrides) -> argparse.Namespace:
-    names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length", "head_lr")
+    names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length", "head_lr",
+             "layer_budget")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
                                                 "keep_start": False, "no_imprint": False,
                                                 "cold_start_patience": False, "model": "minilm-l6"}
@@ -77,6 +80,12 @@ def test_the_head_rate_ablation_sets_the_cold_start_s_and_scales_the_continued_o
     assert fast.train_config(True).head_lr == pytest.approx(5e-3 * fast.continue_lr_scale)
 
 
+def test_the_layer_budget_ablation_sets_the_cycle_s_budget_and_nothing_else():
+    default, wide = cycle_config(ablation_args()), cycle_config(ablation_args(layer_budget=0.7))
+    assert wide.layer_budget == 0.7 and default.layer_budget == CycleConfig().layer_budget
+    assert replace(wide, layer_budget=default.layer_budget) == default
+
+
 def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_it():
     default = cycle_config(ablation_args())
     assert default.train_config(False).min_epochs == default.train.epochs
@@ -90,6 +99,8 @@ def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_
     (["--schedule", "sawtooth"], "invalid choice: 'sawtooth'"),
     (["--max-length", "0"], "--max-length must be >= 1, got 0"),
     (["--head-lr", "0"], "--head-lr must be in (0, 1), got 0.0"),
+    (["--layer-budget", "0"], "--layer-budget must be in (0, 1], got 0.0"),
+    (["--layer-budget", "1.5"], "--layer-budget must be in (0, 1], got 1.5"),
     (["--tail-ratio", "0.5"], "--tail-ratio must be a finite number >= 1, got 0.5"),
     (["--tail-ratio", "inf"], "--tail-ratio must be a finite number >= 1, got inf"),
     (["--tail-ratio", "5", "--traffic", "repeats"], "--tail-ratio draws each day's distinct queries; it needs --traffic distinct"),
