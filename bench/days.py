@@ -195,6 +195,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, train=replace(cycle.train, max_length=args.max_length))
     if args.layer_budget is not None:
         cycle = replace(cycle, layer_budget=args.layer_budget)
+    if args.continue_significance is not None:  # negative: the significance, as for any candidate
+        cycle = replace(cycle, continue_significance=None if args.continue_significance < 0 else args.continue_significance)
     return cycle
 
 
@@ -421,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="ablation: tokens a training input keeps (default: the cycle's); answers keep the serving cut")
     parser.add_argument("--layer-budget", type=float, default=None,
                         help="ablation: the cycle's layer budget, a fraction of adapting every layer (default: the cycle's)")
+    parser.add_argument("--continue-significance", type=float, default=None,
+                        help="ablation: the sign test's level for a candidate that continues the champion "
+                             "(default: the cycle's; negative: the significance, as for any candidate)")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)
@@ -442,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--head-lr must be in (0, 1), got {args.head_lr}")
     if args.max_length is not None and args.max_length < 1:
         parser.error(f"--max-length must be >= 1, got {args.max_length}")
+    if args.continue_significance is not None and args.continue_significance >= 1:
+        parser.error(f"--continue-significance must be under 1, got {args.continue_significance}")
     if args.layer_budget is not None and not 0 < args.layer_budget <= 1:
         parser.error(f"--layer-budget must be in (0, 1], got {args.layer_budget}")
     if args.tail_ratio is not None and not 1.0 <= args.tail_ratio < float("inf"):

@@ -46,7 +46,7 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
 
 def ablation_args(**overrides) -> argparse.Namespace:
     names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length", "head_lr",
-             "layer_budget")
+             "layer_budget", "continue_significance")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
                                                 "keep_start": False, "no_imprint": False,
                                                 "cold_start_patience": False, "model": "minilm-l6"}

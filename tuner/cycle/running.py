@@ -172,6 +172,15 @@ def _warm_source(
     return None
 
 
+def continues(source: WarmSource | None, line: Continuation | None, domain: str, champion_version: str | None) -> bool:
+    """The candidate was trained from the domain's champion, or from the kept line that started at it."""
+    if source is None or source.domain != domain or champion_version is None:
+        return False
+    if source.version == champion_version:
+        return True
+    return line is not None and source.version == line.version and line.champion_version == champion_version
+
+
 def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapter | None, str | None, Path | None]:
     """The champion (None when it cannot be evaluated on this base), its version, its folder."""
     record = ws.registry.champion(domain)
@@ -238,7 +247,8 @@ def train_domain(
     max_length = config.train.max_length
     remembered = remembered_predictions(champion_folder, ws.base.name, max_length)
     verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered,
-                   descriptions=descriptions)
+                   descriptions=descriptions,
+                   continues_champion=continues(source, plan.data.line, domain, champion_version))
     gate_seconds = time.perf_counter() - gate_started
     extra = {}
     if ws.base.task == "classification":  # the gate of a later cycle reuses these if this one becomes champion
