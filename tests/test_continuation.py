@@ -10,7 +10,7 @@ from recsys.store import open_database
 from tests.cycle_logs import FINE, STRUGGLING, domain_events, mixed_log
 from tests.test_cycle_run import tiny_config, workspace  # noqa: F401 - the fixture
 from tuner.cycle.continuation import continuation, learned_seq, tried_seq
-from tuner.cycle.running import run_cycle
+from tuner.cycle.running import continues, run_cycle
 
 
 def _adapter_row(db, version: str, status: str, to_seq: int, gate: dict | None = None) -> None:
@@ -113,3 +113,19 @@ def test_the_next_cycle_continues_a_kept_candidate_and_trains_only_on_what_came_
     assert third.train["start_not_kept"] == third.history[0].val_metric
     assert "may not be kept" in third.train["why_stopped"]
     assert third.train["total_steps"] == epochs * math.ceil((len(new_rows) + third.plan.data.replayed / epochs) / batch)
+
+
+def test_only_a_candidate_from_the_champion_or_its_kept_line_continues_it():
+    from types import SimpleNamespace as Record
+
+    from tuner.cycle.continuation import Continuation
+
+    line = Continuation(version="v0004", data_to_seq=90, gain=0.004, champion_version="v0003")
+    assert continues(Record(domain="billing", version="v0003"), None, "billing", "v0003")
+    assert continues(Record(domain="billing", version="v0004"), line, "billing", "v0003")
+    # A line kept against an earlier champion, a parent's adapter, no start or no champion: no.
+    assert not continues(Record(domain="billing", version="v0004"), line, "billing", "v0005")
+    assert not continues(Record(domain="billing", version="v0002"), None, "billing", "v0003")
+    assert not continues(Record(domain="finance", version="v0003"), None, "billing", "v0003")
+    assert not continues(None, None, "billing", "v0003")
+    assert not continues(Record(domain="billing", version="v0003"), None, "billing", None)

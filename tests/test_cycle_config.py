@@ -68,6 +68,9 @@ def test_torch_free_copies_match_the_tuner():
         ("continue_label_smoothing", 1.0, r"continue_label_smoothing must be a number in \[0, 1\), got 1.0"),
         ("continue_label_smoothing", -0.1, r"continue_label_smoothing must be a number in \[0, 1\), got -0.1"),
         ("continue_label_smoothing", "0.1", r"continue_label_smoothing must be a number in \[0, 1\), got '0.1'"),
+        ("continue_significance", 1.0, r"continue_significance must be a number in \[0, 1\), got 1.0"),
+        ("continue_significance", -0.2, r"continue_significance must be a number in \[0, 1\), got -0.2"),
+        ("continue_significance", True, r"continue_significance must be a number in \[0, 1\), got True"),
     ],
 )
 def test_bad_cycle_config_values_are_named(field, value, message):

@@ -89,11 +89,38 @@ def test_the_margin_still_promotes_a_gain_too_few_rows_can_prove():
     assert promote and "better by the margin" in reason
 
 
+def test_a_continuation_takes_the_sign_test_at_its_own_level():
+    # 8 wins, 3 losses: p = 0.113, not significant at 0.05, within 0.2; the gain is under the margin.
+    paired = PairedComparison(wins=8, losses=3, p_value=binomtest(8, 11, 0.5, alternative="greater").pvalue)
+    args = ("accuracy", metrics(0.905), metrics(0.9), "champion", [audit(True)], 0.01, paired)
+    promote, _, reason = decide(*args, 0.2, True)
+    assert promote and "continue_significance 0.2" in reason and "ahead of the champion it continues" in reason
+    promote, _, reason = decide(*args, 0.05, False)
+    assert not promote and "significance 0.05" in reason and "continue_significance" not in reason
+    # The looser level still needs the rows: a closer split (p = 0.377) is kept out.
+    close = PairedComparison(wins=6, losses=4, p_value=binomtest(6, 10, 0.5, alternative="greater").pvalue)
+    promote, _, reason = decide("accuracy", metrics(0.902), metrics(0.9), "champion", [audit(True)], 0.01, close, 0.2, True)
+    assert not promote and "not better by the margin nor significantly" in reason
+
+
+def test_a_continuation_never_passes_a_failed_audit_or_a_loss():
+    paired = PairedComparison(wins=8, losses=3, p_value=0.113)
+    promote, _, reason = decide("accuracy", metrics(0.905), metrics(0.9), "champion", [audit(False)], 0.01, paired, 0.2, True)
+    assert not promote and "bias audit failed" in reason
+    promote, _, _ = decide("accuracy", metrics(0.89), metrics(0.9), "champion", [audit(True)], 0.01, paired, 0.2, True)
+    assert not promote
+
+
 def test_a_real_gate_reports_the_rows_it_compared(workspace):  # noqa: F811
     append_interactions(workspace.db, mixed_log(STRUGGLING, FINE))
-    run_cycle(workspace, tiny_config(workspace.base))
+    (first,) = run_cycle(workspace, tiny_config(workspace.base)).outcomes
+    # The first candidate is compared with the base model: no champion to continue.
+    assert not first.gate.continues_champion and first.gate.significance == 0.05
     append_interactions(workspace.db, domain_events(STRUGGLING, seed=1, prefix="later"))
     (outcome,) = run_cycle(workspace, tiny_config(workspace.base)).outcomes
+    # The second warm-starts from the first (champion or kept line) and takes the continuation's level.
+    assert outcome.warm_start == f"billing/{first.staged.version}"
+    assert outcome.gate.continues_champion and outcome.gate.significance == 0.2
 
     gate = outcome.gate
     n = gate.candidate.n
@@ -103,5 +130,6 @@ def test_a_real_gate_reports_the_rows_it_compared(workspace):  # noqa: F811
     expected = binomtest(gate.paired.wins, gate.paired.wins + gate.paired.losses, 0.5, alternative="greater").pvalue \
         if gate.paired.wins + gate.paired.losses else 1.0
     assert gate.paired.p_value == pytest.approx(expected)
-    stored = workspace.registry.get("billing", outcome.staged.version).metrics["gate"]["paired"]
-    assert stored == {"wins": gate.paired.wins, "losses": gate.paired.losses, "p_value": gate.paired.p_value}
+    stored = workspace.registry.get("billing", outcome.staged.version).metrics["gate"]
+    assert stored["paired"] == {"wins": gate.paired.wins, "losses": gate.paired.losses, "p_value": gate.paired.p_value}
+    assert stored["continues_champion"] is True and stored["significance"] == 0.2
