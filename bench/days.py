@@ -294,6 +294,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     "evals": outcome["train"].get("evals") if outcome else None,
                     # Rows the candidate won / lost against the champion and the sign test's p.
                     "gate_paired": outcome["gate"].get("paired") if outcome else None,
+                    # The sign test's level it took: continue_significance when it continued the champion.
+                    "gate_significance": outcome["gate"].get("significance") if outcome else None,
                     "replay": outcome.get("replay") if outcome else None,
                     "layers": outcome["layers"] if outcome else None,
                     "decision": decision,
