@@ -28,9 +28,13 @@ from pathlib import Path
 from statistics import mean
 from typing import Iterable, Iterator
 
-from scipy.stats import binomtest
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from tuner.cycle.paired import sign_test  # noqa: E402 - the gate's own test, after the path is set
+
+RESULTS = ROOT / "bench" / "results"
 LEVELS = (0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 1.0)
 _GAIN = re.compile(r"gain ([+-][0-9.]+)")
 
@@ -48,9 +52,8 @@ class Kept:
 
     @property
     def p_value(self) -> float:
-        """One-sided exact sign test of "the candidate is better" on the gate's rows."""
-        n = self.wins + self.losses
-        return binomtest(self.wins, n, 0.5, alternative="greater").pvalue if n else 1.0
+        """One-sided exact sign test of "the candidate is better" on the gate's rows (the gate's own)."""
+        return sign_test(self.wins, self.losses)
 
 
 def day_tables(data) -> Iterator[dict]:
