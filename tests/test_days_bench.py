@@ -86,6 +86,13 @@ def test_the_layer_budget_ablation_sets_the_cycle_s_budget_and_nothing_else():
     assert replace(wide, layer_budget=default.layer_budget) == default
 
 
+def test_the_continue_significance_ablation_sets_the_level_or_falls_back_to_the_significance():
+    default = cycle_config(ablation_args())
+    assert default.continue_significance == CycleConfig().continue_significance
+    assert cycle_config(ablation_args(continue_significance=0.1)).continue_significance == 0.1
+    assert cycle_config(ablation_args(continue_significance=-1.0)).continue_significance is None
+
+
 def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_it():
     default = cycle_config(ablation_args())
     assert default.train_config(False).min_epochs == default.train.epochs
@@ -101,6 +108,7 @@ def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_
     (["--head-lr", "0"], "--head-lr must be in (0, 1), got 0.0"),
     (["--layer-budget", "0"], "--layer-budget must be in (0, 1], got 0.0"),
     (["--layer-budget", "1.5"], "--layer-budget must be in (0, 1], got 1.5"),
+    (["--continue-significance", "1"], "--continue-significance must be under 1, got 1.0"),
     (["--tail-ratio", "0.5"], "--tail-ratio must be a finite number >= 1, got 0.5"),
     (["--tail-ratio", "inf"], "--tail-ratio must be a finite number >= 1, got inf"),
     (["--tail-ratio", "5", "--traffic", "repeats"], "--tail-ratio draws each day's distinct queries; it needs --traffic distinct"),
