@@ -197,6 +197,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, layer_budget=args.layer_budget)
     if args.continue_significance is not None:  # negative: the significance, as for any candidate
         cycle = replace(cycle, continue_significance=None if args.continue_significance < 0 else args.continue_significance)
+    if args.no_anchor_evidence:
+        cycle = replace(cycle, anchor_evidence=False)
     return cycle
 
 
@@ -296,6 +298,9 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     "gate_paired": outcome["gate"].get("paired") if outcome else None,
                     # The sign test's level it took: continue_significance when it continued the champion.
                     "gate_significance": outcome["gate"].get("significance") if outcome else None,
+                    # Promoted and proven (not only at continue_significance); the anchor comparison, if one ran.
+                    "gate_proven": outcome["gate"].get("proven") if outcome else None,
+                    "gate_anchor": outcome["gate"].get("anchor") if outcome else None,
                     "replay": outcome.get("replay") if outcome else None,
                     "layers": outcome["layers"] if outcome else None,
                     "decision": decision,
@@ -428,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--continue-significance", type=float, default=None,
                         help="ablation: the sign test's level for a candidate that continues the champion "
                              "(default: the cycle's; negative: the significance, as for any candidate)")
+    parser.add_argument("--no-anchor-evidence", action="store_true",
+                        help="ablation: a continuation kept out by too small a gain is not judged again against "
+                             "the last proven champion of its line")
     parser.add_argument("--replay-ratio", type=float, default=None,
                         help="ablation (default: the cycle's; negative: retrain on the whole history)")
     parser.add_argument("--threads", type=int, default=2)

@@ -48,7 +48,7 @@ def ablation_args(**overrides) -> argparse.Namespace:
     names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length", "head_lr",
              "layer_budget", "continue_significance")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
-                                                "keep_start": False, "no_imprint": False,
+                                                "keep_start": False, "no_imprint": False, "no_anchor_evidence": False,
                                                 "cold_start_patience": False, "model": "minilm-l6"}
     return argparse.Namespace(**(values | overrides))
 

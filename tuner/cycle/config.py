@@ -62,7 +62,10 @@ class CycleConfig:
     ``continue_significance`` instead (None: ``significance``): it starts as the champion,
     so the rows need only fail to speak against it. Of the kept candidates in the committed
     days results that this level would have promoted, none was worse on CLINC150's
-    independent test (README "A continuation's gate").
+    independent test (README "A continuation's gate"). Such a promotion is not proven; with
+    ``anchor_evidence`` a later continuation that fails against it by too little is compared
+    with the last proven champion of its line at ``significance`` and promoted when proven
+    there, so small nights' evidence adds up (``tuner.cycle.anchor``).
 
     A domain that has a champion trains on its examples the champion has not seen plus
     a class-balanced replay of the older ones, ``replay_ratio`` times as many (at least
@@ -111,6 +114,8 @@ class CycleConfig:
     significance: float = 0.05
     # The sign test's level for a candidate that continues the champion (None: ``significance``).
     continue_significance: float | None = 0.2
+    # A continuation kept out by too small a gain is judged again against the last proven champion.
+    anchor_evidence: bool = True
     audit_attributes: tuple[str, ...] = ("region",)
     audit_bound: float = 0.25
     audit_min_group: int = 5
@@ -196,7 +201,7 @@ class CycleConfig:
             check_domain_name(name, field="domains")
         if len(set(self.domains)) != len(self.domains):
             raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
-        for name in ("dry_run", "spread_replay", "continue_select_start", "cold_start_all_epochs"):
+        for name in ("dry_run", "spread_replay", "continue_select_start", "cold_start_all_epochs", "anchor_evidence"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         hours = self.review_max_age_hours

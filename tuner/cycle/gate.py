@@ -14,7 +14,9 @@ candidates that started at it, on everything it learned plus the new rows) is te
 seen more data, so the question is less "does it prove itself?" than "do the rows speak
 against it?". At 0.05, candidates ahead by less than the margin were kept out night after
 night although nearly all of them were better on a large independent test set (README
-"Days benchmark", "A continuation's gate").
+"Days benchmark", "A continuation's gate"). Such a promotion is not ``proven``; the next
+continuation that fails against it may still be proven against the last champion that was
+(``tuner.cycle.anchor``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Mapping, Sequence
 
 from tuner.adapters import Adapter
 from tuner.audit import AuditResult, bias_audit
+from tuner.cycle.anchor import AnchorComparison
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.paired import PairedComparison, compare_rows, row_scores
 from tuner.data import Example
@@ -51,6 +54,11 @@ class GateResult:
     significance: float | None = None
     # It continues the champion it was compared with (trained from it or its kept line).
     continues_champion: bool = False
+    # Promoted and the rows proved it: by the margin, at ``significance`` (not only at
+    # ``continue_significance``), against its anchor, or not a continuation at all.
+    proven: bool = False
+    # The candidate against the last proven champion of its line (``tuner.cycle.anchor``).
+    anchor: AnchorComparison | None = None
 
     def to_json(self) -> dict:
         return {
@@ -64,6 +72,8 @@ class GateResult:
             "paired": self.paired.to_json() if self.paired else None,
             "audits": [a.to_json() for a in self.audits],
             "decision": "promote" if self.promote else "keep",
+            "proven": self.proven,
+            "anchor": self.anchor.to_json() if self.anchor else None,
             "reason": self.reason,
         }
 
@@ -145,5 +155,6 @@ def gate(
     significance = config.continue_significance if continuation else config.significance
     promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin, paired, significance,
                                    continuation)
+    strictly = gain >= config.margin or (gain > 0 and paired.p_value <= config.significance)
     return GateResult(config.metric, ours, theirs, kind, champion_version if champion else None, gain, audits, promote, reason,
-                      reused, paired, significance, continuation)
+                      reused, paired, significance, continuation, proven=promote and (strictly or not continuation))

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from recsys.cycles import (
     CycleRecord,
@@ -32,13 +33,14 @@ from recsys.domains import chain, described, domain_labels
 from recsys.store import Database
 from tuner.adapters import Adapter
 from tuner.chains import child_config, parent_of
+from tuner.cycle.anchor import anchor_version, compare_with_anchor, worth_anchoring
 from tuner.cycle.config import CycleConfig
 from tuner.cycle.continuation import Continuation
 from tuner.cycle.gate import GateResult, gate
 from tuner.cycle.planning import CyclePlan, DomainPlan, PlanContext, Planner, plan_cycle
 from tuner.cycle.progress import CycleEvent, EventSink, ignore
 from tuner.cycle.remembered import FILE as REMEMBERED_FILE, predictions_json, remembered_predictions
-from tuner.data import drop_unseen
+from tuner.data import Example, drop_unseen
 from tuner.executors.base import Executor
 from tuner.executors.config import ExecutorConfig
 from tuner.errors import IncompatibleAdapterError
@@ -193,6 +195,22 @@ def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapte
         return None, record.version, None
 
 
+def _against_anchor(ws: Workspace, domain: str, test: Sequence[Example], verdict: GateResult, champion_version: str | None,
+                    config: CycleConfig, notes: list[str]) -> GateResult:
+    """The verdict judged again against the champion line's last proven version, when there is one."""
+    version = anchor_version(ws.registry, domain, champion_version)
+    if version is None:
+        return verdict
+    try:
+        record = ws.registry.get(domain, version)
+        anchor = ws.registry.load(ws.base, domain, version)
+    except (IncompatibleAdapterError, LookupError) as error:
+        notes.append(f"anchor {version} cannot be evaluated on this base ({error}); judged against the champion only")
+        return verdict
+    known = remembered_predictions(Path(record.path), ws.base.name, config.train.max_length)
+    return compare_with_anchor(ws.base, test, verdict, anchor, version, config, anchor_known=known)
+
+
 def train_domain(
     ws: Workspace, plan: DomainPlan, config: CycleConfig, ctx: PlanContext, promoted_here: dict[str, StagedAdapter]
 ) -> DomainOutcome:
@@ -249,6 +267,8 @@ def train_domain(
     verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered,
                    descriptions=descriptions,
                    continues_champion=continues(source, plan.data.line, domain, champion_version))
+    if worth_anchoring(verdict, config):
+        verdict = _against_anchor(ws, domain, split.test, verdict, champion_version, config, notes)
     gate_seconds = time.perf_counter() - gate_started
     extra = {}
     if ws.base.task == "classification":  # the gate of a later cycle reuses these if this one becomes champion
