@@ -7,6 +7,14 @@ streak, up to ``max_level``. A promotion resets the streak but keeps the level i
 reached at (that budget is what worked); a domain that keeps improving never leaves
 level 0, so it keeps the cheap target. The state is derived from the cycles' own
 summaries (what each cycle decided for the domain), so nothing else has to be stored.
+
+Widening is an experiment, and the budget learns from how it ends. A domain that fails
+``after`` more cycles at the widest level was not held back by its target: it goes back
+to the level that last promoted (0 if none did), and the next round of widening waits
+twice as many failed cycles there (``retreats`` so far: ``after * 2**retreats``), so a
+domain on its true plateau spends ever fewer nights, not all of them, at the costly
+targets (``after`` 2, two levels: 4 of every 6 nights widened before, then 4 of 8, 4 of
+12, ...). A promotion ends the plateau and clears the back-off.
 """
 
 from __future__ import annotations
@@ -50,9 +58,11 @@ class EscalationPolicy:
 @dataclass(frozen=True)
 class Escalation:
     level: int
-    # Failed cycles running (since the last promotion or escalation).
+    # Failed cycles running (since the last promotion or change of level).
     streak: int
     reason: str
+    # Rounds of widening that did not pay since the last promotion (each doubles the wait).
+    retreats: int = 0
 
     def budget(self, base_budget: float, policy: EscalationPolicy) -> float:
         """The layer budget at this level (never above 1: all layers)."""
@@ -66,21 +76,32 @@ def plateaued(verdict: CycleVerdict, policy: EscalationPolicy) -> bool:
 
 def escalation(history: Iterable[CycleVerdict], policy: EscalationPolicy) -> Escalation:
     """The level the next cycle should use, from the domain's verdicts, oldest first."""
-    level, streak, reason = 0, 0, "no plateau: the cheap target"
+    level, streak, worked, retreats = 0, 0, 0, 0
+    reason = "no plateau: the cheap target"
     for verdict in history:
         if verdict.promoted:
-            streak = 0
+            streak, worked, retreats = 0, level, 0
             reason = f"promoted at level {level}: keeps that target"
         elif plateaued(verdict, policy):
             streak += 1
-            if streak >= policy.after and level < policy.max_level:
+            # Back at the level that worked after a round that did not pay, the next round waits longer.
+            needed = policy.after * 2**retreats if level == worked else policy.after
+            if streak < needed:
+                step = ("widening" if level < policy.max_level else
+                        f"going back to level {worked}" if level > worked else None)
+                reason = f"{streak} of {needed} failed cycles before {step} (level {level})" if step else \
+                    f"plateau at the widest level {level}"
+            elif level < policy.max_level:
                 level, streak = level + 1, 0
-                reason = (f"{policy.after} cycles running failed the gate by the margin while erring at "
+                reason = (f"{needed} cycles running failed the gate by the margin while erring at "
                           f">= {policy.error_rate:.0%}: widened to level {level}")
-            elif streak >= policy.after:
-                reason = f"plateau at the widest level {level}"
+            elif level > worked:
+                level, streak, retreats = worked, 0, retreats + 1
+                reason = (f"{needed} cycles running failed at the widest level too: widening did not pay; back to "
+                          f"level {level}, the last that promoted; the next widening after "
+                          f"{policy.after * 2**retreats} failed cycles")
             else:
-                reason = f"{streak} of {policy.after} failed cycles before widening (level {level})"
+                reason = f"plateau at the widest level {level}"
         else:
             streak = 0
-    return Escalation(level, streak, reason)
+    return Escalation(level, streak, reason, retreats)

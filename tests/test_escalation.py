@@ -24,10 +24,37 @@ def test_n_failures_running_while_erring_widen_one_level_at_a_time_up_to_the_cap
     assert escalation([WIN, FAIL], POLICY).level == 0
     widened = escalation([WIN, FAIL, FAIL], POLICY)
     assert (widened.level, widened.streak) == (1, 0) and "widened to level 1" in widened.reason
-    assert escalation([FAIL] * 4, POLICY).level == 2
-    capped = escalation([FAIL] * 9, POLICY)
-    assert capped.level == 2 and "widest" in capped.reason
-    assert capped.budget(0.3, POLICY) == 1.0 and widened.budget(0.3, POLICY) == pytest.approx(0.6)
+    capped = escalation([FAIL] * 4, POLICY)
+    assert capped.level == 2 and capped.budget(0.3, POLICY) == 1.0 and widened.budget(0.3, POLICY) == pytest.approx(0.6)
+    waiting = escalation([FAIL] * 5, POLICY)
+    assert (waiting.level, waiting.streak) == (2, 1) and waiting.reason == "1 of 2 failed cycles before going back to level 0 (level 2)"
+
+
+def test_widening_that_does_not_pay_goes_back_and_waits_twice_as_long_each_time():
+    back = escalation([FAIL] * 6, POLICY)  # two at each level: 0, 1, 2, then back
+    assert (back.level, back.streak, back.retreats) == (0, 0, 1)
+    assert "widening did not pay; back to level 0" in back.reason and "after 4 failed cycles" in back.reason
+    assert escalation([FAIL] * 9, POLICY).reason == "3 of 4 failed cycles before widening (level 0)"
+    assert escalation([FAIL] * 10, POLICY).level == 1  # the second round: four at the base, two at each level
+    again = escalation([FAIL] * 14, POLICY)
+    assert (again.level, again.retreats) == (0, 2) and "after 8 failed cycles" in again.reason
+    # Nights at a widened level out of 30 on a true plateau: 4 of 6, then 4 of 8, then 4 of 12.
+    levels = [escalation([FAIL] * n, POLICY).level for n in range(30)]
+    assert sum(level > 0 for level in levels[:6]) == 4 and sum(level > 0 for level in levels[6:14]) == 4
+    assert sum(level > 0 for level in levels[14:26]) == 4
+
+
+def test_a_promotion_clears_the_back_off_and_a_retreat_returns_to_the_level_that_worked():
+    assert escalation([FAIL] * 6 + [WIN], POLICY) == Escalation(0, 0, "promoted at level 0: keeps that target", 0)
+    assert escalation([FAIL] * 6 + [WIN, FAIL, FAIL], POLICY).level == 1  # the usual wait again
+    # Promoted at level 1: that is the target it goes back to, not the cheap one.
+    back = escalation([FAIL, FAIL, WIN, FAIL, FAIL, FAIL, FAIL], POLICY)
+    assert (back.level, back.retreats) == (1, 1) and "back to level 1" in back.reason
+    # Promoted at the widest level: it stays there.
+    top = escalation([FAIL] * 4 + [WIN] + [FAIL] * 5, POLICY)
+    assert top.level == 2 and top.reason == "plateau at the widest level 2"
+    never = EscalationPolicy(after=2, error_rate=0.1, budget_factor=2.0, max_level=0)
+    assert escalation([FAIL] * 5, never) == Escalation(0, 5, "plateau at the widest level 0", 0)
 
 
 def test_a_promotion_breaks_the_streak_and_keeps_the_level_that_worked():

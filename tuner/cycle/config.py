@@ -102,7 +102,9 @@ class CycleConfig:
     A domain whose candidates
     fail the gate by the margin ``escalation_after`` cycles running while its error rate
     stays at or above ``escalation_error_rate`` gets ``escalation_budget_factor`` times
-    the layer budget (up to ``escalation_max_level`` such steps; ``recsys.escalation``).
+    the layer budget (up to ``escalation_max_level`` such steps; ``recsys.escalation``);
+    failing ``escalation_after`` more cycles at the widest level sends it back to the level
+    that last promoted, and each such retreat doubles the wait before the next widening.
     """
 
     base_model: str = "minilm-l6"

@@ -349,7 +349,7 @@ def plan_cycle(ctx: PlanContext) -> CyclePlan:
         selection, level = selections[score.domain], levels[score.domain]
         plan = domain_plan(rank, score.domain, data, selection.targets, selection.cost, selection.captured,
                            probe_ids[score.domain])
-        plan = replace(plan, escalation={"level": level.level, "streak": level.streak,
+        plan = replace(plan, escalation={"level": level.level, "streak": level.streak, "retreats": level.retreats,
                                          "budget": budgets[score.domain], "reason": level.reason})
         plans.append(plan)
         widened = f"; escalated: budget {budgets[score.domain]:.2f}, {level.reason}" if level.level else ""
