@@ -93,6 +93,12 @@ def test_the_continue_significance_ablation_sets_the_level_or_falls_back_to_the_
     assert cycle_config(ablation_args(continue_significance=-1.0)).continue_significance is None
 
 
+def test_the_anchor_ablation_turns_evidence_across_nights_off():
+    assert cycle_config(ablation_args()).anchor_evidence is True
+    off = cycle_config(ablation_args(no_anchor_evidence=True))
+    assert off.anchor_evidence is False and replace(off, anchor_evidence=True) == cycle_config(ablation_args())
+
+
 def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_it():
     default = cycle_config(ablation_args())
     assert default.train_config(False).min_epochs == default.train.epochs
