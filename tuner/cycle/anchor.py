@@ -59,8 +59,9 @@ def anchor_version(registry: AdapterRegistry, domain: str, champion_version: str
     """The newest proven champion of the champion's line, when the champion itself was not proven.
 
     Walks back from the champion through the champions each unproven promotion was compared
-    with. A gate without ``proven`` (written before it existed) counts as proven; so does a
-    version the registry no longer has, which ends the walk without an anchor.
+    with. A gate without ``proven`` (written before it existed) counts as proven. A version
+    the registry does not have, a reference that is not a champion, or a loop ends the walk
+    without an anchor.
     """
     version, seen = champion_version, set()
     while version is not None and version not in seen and len(seen) < MAX_WALK:
