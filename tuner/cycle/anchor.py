@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from tuner.adapters import Adapter
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.paired import PairedComparison, compare_rows, row_scores
+from tuner.cycle.paired import PairedComparison, compare_rows, proves, row_scores
+from tuner.cycle.remembered import evaluate_remembering
 from tuner.data import Example
-from tuner.evaluation import Metrics, evaluate
+from tuner.evaluation import Metrics
 from tuner.loading import BaseModel
 from tuner.registry import AdapterRegistry
 
@@ -95,14 +96,12 @@ def compare_with_anchor(
     metrics carry its answers on ``test``, so only the anchor runs.
     ``anchor_known``: the anchor's remembered answers by event id.
     """
-    options = {"batch_size": 64, "max_length": config.train.max_length, "allow_unseen": True}
-    known = anchor_known if base.task == "classification" else None
-    reused = sum(bool(e.event_id) and e.event_id in known for e in test) if known else 0
-    theirs = evaluate(base, test, anchor, remembered=known, **options)
+    theirs, reused = evaluate_remembering(base, test, anchor, anchor_known, batch_size=64,
+                                          max_length=config.train.max_length, allow_unseen=True)
     metric = config.metric
     gain = float(verdict.candidate[metric]) - float(theirs[metric])
     paired = compare_rows(row_scores(verdict.candidate, test), row_scores(theirs, test))
-    proven = gain >= config.margin or (gain > 0 and paired.p_value <= config.significance)
+    proven = proves(gain, paired, config.margin, config.significance)
     against = (f"against {version}, the last proven champion of its line: {metric} {float(verdict.candidate[metric]):.4f} "
                f"vs {float(theirs[metric]):.4f} ({gain:+.4f}), better on {paired.wins} rows, worse on {paired.losses} "
                f"(sign test p={paired.p_value:.3g}, significance {config.significance:g})")

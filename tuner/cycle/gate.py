@@ -28,7 +28,8 @@ from tuner.adapters import Adapter
 from tuner.audit import AuditResult, bias_audit
 from tuner.cycle.anchor import AnchorComparison
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.paired import PairedComparison, compare_rows, row_scores
+from tuner.cycle.paired import PairedComparison, compare_rows, proves, row_scores
+from tuner.cycle.remembered import evaluate_remembering
 from tuner.data import Example
 from tuner.evaluation import Metrics, evaluate
 from tuner.loading import BaseModel
@@ -140,9 +141,7 @@ def gate(
     ours = evaluate(base, test, candidate, **options)
     reused = 0
     if champion is not None:
-        known = champion_known if base.task == "classification" else None
-        reused = sum(bool(e.event_id) and e.event_id in known for e in test) if known else 0
-        theirs, kind = evaluate(base, test, champion, remembered=known, **options), "champion"
+        (theirs, reused), kind = evaluate_remembering(base, test, champion, champion_known, **options), "champion"
     else:
         labels = candidate.labels if base.task == "classification" else None
         theirs, kind = evaluate(base, test, None, labels=labels, descriptions=descriptions, **options), "base"
@@ -155,6 +154,6 @@ def gate(
     significance = config.continue_significance if continuation else config.significance
     promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin, paired, significance,
                                    continuation)
-    strictly = gain >= config.margin or (gain > 0 and paired.p_value <= config.significance)
+    strictly = proves(gain, paired, config.margin, config.significance)
     return GateResult(config.metric, ours, theirs, kind, champion_version if champion else None, gain, audits, promote, reason,
                       reused, paired, significance, continuation, proven=promote and (strictly or not continuation))

@@ -55,3 +55,8 @@ def compare_rows(candidate: Sequence[float], reference: Sequence[float]) -> Pair
     wins = sum(c > r for c, r in zip(candidate, reference))
     losses = sum(c < r for c, r in zip(candidate, reference))
     return PairedComparison(wins, losses, sign_test(wins, losses))
+
+
+def proves(gain: float, paired: PairedComparison | None, margin: float, significance: float) -> bool:
+    """Better by ``margin``, or ahead with the sign test's p at most ``significance``."""
+    return gain >= margin or (paired is not None and gain > 0 and paired.p_value <= significance)

@@ -20,7 +20,10 @@ import logging
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from tuner.adapters import Adapter
 from tuner.data import Example
+from tuner.evaluation import Metrics, evaluate
+from tuner.loading import BaseModel
 
 FILE = "heldout_predictions.json"
 
@@ -50,3 +53,13 @@ def remembered_predictions(folder: Path | None, base_model: str, max_length: int
     if not same or not isinstance(answers, Mapping):
         return {}
     return {str(k): str(v) for k, v in answers.items()}
+
+
+def evaluate_remembering(
+    base: BaseModel, rows: Sequence[Example], adapter: Adapter, known: Mapping[str, str] | None, **options
+) -> tuple[Metrics, int]:
+    """``adapter`` evaluated on ``rows``, its remembered answers reused (classification only),
+    and how many rows were reused; ``options`` go to ``tuner.evaluation.evaluate``."""
+    known = known if base.task == "classification" else None
+    reused = sum(bool(e.event_id) and e.event_id in known for e in rows) if known else 0
+    return evaluate(base, rows, adapter, remembered=known, **options), reused

@@ -31,7 +31,7 @@ from recsys.cycles import (
 )
 from recsys.domains import chain, described, domain_labels
 from recsys.store import Database
-from tuner.adapters import Adapter
+from tuner.adapters import Adapter, load_adapter
 from tuner.chains import child_config, parent_of
 from tuner.cycle.anchor import anchor_version, compare_with_anchor, worth_anchoring
 from tuner.cycle.config import CycleConfig
@@ -203,7 +203,7 @@ def _against_anchor(ws: Workspace, domain: str, test: Sequence[Example], verdict
         return verdict
     try:
         record = ws.registry.get(domain, version)
-        anchor = ws.registry.load(ws.base, domain, version)
+        anchor = load_adapter(ws.base, record.path)
     except (IncompatibleAdapterError, LookupError) as error:
         notes.append(f"anchor {version} cannot be evaluated on this base ({error}); judged against the champion only")
         return verdict
