@@ -4,7 +4,8 @@ D simulated days of CLINC150 traffic into ONE domain (``assistant``) holding K i
 drawn from all 150 (``--intents-seed`` picks which: a second seed is a second, different
 domain). Each day users send real CLINC150 training queries (``recsys.traffic``), the
 current champion (zero-shot from the intent names before the first one) answers, and
-every wrong answer comes back corrected. ``--traffic distinct`` (the default) sends each
+every wrong answer comes back corrected (``--correction-rate R``: only a share R of them
+is; the rest come back as negative feedback, which teaches no label). ``--traffic distinct`` (the default) sends each
 training query at most once over the whole run, as the issue's trial replayed a real
 dataset; ``--traffic repeats`` lets users ask the same query again (drawn with
 replacement), which puts copies of trained queries into the cycle's held-out rows.
@@ -99,6 +100,14 @@ def unasked(subset: clinc150.Clinc150, asked: Counter) -> clinc150.Clinc150:
         else:
             train.append(row)
     return clinc150.Clinc150(subset.domains, train, subset.val, subset.test)
+
+
+def gold_labels(pool: clinc150.Clinc150, events) -> list[str]:
+    """Each event's true intent: its correction, its answer when right, else the pool's label of its
+    query (an uncorrected wrong answer carries none)."""
+    intent_of = {row.text: row.intent for row in pool.train}
+    return [e.correction or (e.model_output if e.feedback.value == "positive" else intent_of[e.input_text])
+            for e in events]
 
 
 def tail_intents(labels: list[str], seed: int) -> frozenset[str]:
@@ -251,7 +260,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                                                       batch_size=64, max_length=answer_length)]
 
                 traffic = TrafficConfig(
-                    n_users=200, n_events=args.per_day, n_segments=1, domains_per_segment=1, correction_rate=1.0,
+                    n_users=200, n_events=args.per_day, n_segments=1, domains_per_segment=1,
+                    correction_rate=args.correction_rate,
                     seed=args.seed * 1000 + intents_seed * 100 + day, event_prefix=f"s{intents_seed}d{day}",
                     start=TrafficConfig().start + timedelta(days=day), span=timedelta(hours=20),
                     repeat_queries=args.traffic == "repeats",
@@ -260,10 +270,13 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                 if tail:
                     pool = day_pool(pool, args.per_day, tail, args.tail_ratio, traffic.seed)
                 events = simulate_clinc_traffic(pool, traffic, answer=answer)
-                asked.update((e.input_text, e.correction or e.model_output) for e in events)
+                gold = gold_labels(pool, events)
+                asked.update(zip((e.input_text for e in events), gold))
                 errors = sum(e.feedback.value != "positive" for e in events) / len(events)
+                uncorrected = sum(e.feedback.value == "negative" for e in events)
                 logged = client.log_interactions(events)
-                seen += [clinc150.LabeledText(e.input_text, e.correction or e.model_output, DOMAIN) for e in events]
+                # The ceiling learns every query with its true intent, corrected by the user or not.
+                seen += [clinc150.LabeledText(e.input_text, label, DOMAIN) for e, label in zip(events, gold)]
                 started = time.perf_counter()
                 finished = client.run_cycle()
                 cycle_s = time.perf_counter() - started
@@ -282,7 +295,7 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     decision = (f"{outcome['version']} {gate['decision']} (gain {gate['gain']:+.4f}); "
                                 f"{outcome['train']['why_stopped']}")
                 row = {
-                    "day": day, "new_events": logged.accepted, "error_rate": errors, **scores,
+                    "day": day, "new_events": logged.accepted, "error_rate": errors, "uncorrected": uncorrected, **scores,
                     "ceiling_accuracy": top, "cycle_s": cycle_s, "ceiling_s": ceiling_s,
                     "kept_candidate_accuracy": kept_candidate,
                     "trained_examples": outcome["train"]["examples"] if outcome else 0,
@@ -393,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="each training query asked at most once over the run, or drawn with replacement")
     parser.add_argument("--tail-ratio", type=float, default=None,
                         help="long-tail traffic: half the intents asked this many times less often (default: all alike)")
+    parser.add_argument("--correction-rate", type=float, default=1.0,
+                        help="share of wrong answers users correct (default 1.0, the issue's trial); the rest "
+                             "come back as negative feedback")
     parser.add_argument("--ceiling-epochs", type=int, default=3)
     parser.add_argument("--ceiling-days", choices=("all", "last", "none"), default="all",
                         help="train the ceiling after every day, only after the last (a busy machine), or never "
@@ -465,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--tail-ratio must be a finite number >= 1, got {args.tail_ratio}")
     if args.tail_ratio is not None and args.traffic != "distinct":
         parser.error("--tail-ratio draws each day's distinct queries; it needs --traffic distinct")
+    if not 0.0 < args.correction_rate <= 1.0:
+        parser.error(f"--correction-rate must be in (0, 1], got {args.correction_rate}")
     if args.warmup and args.schedule is None:
         parser.error("--warmup shapes the --schedule ablation; give --schedule too")
     if not 0.0 <= args.warmup < 1.0:
@@ -535,6 +553,7 @@ def summary(args, splits: list[dict], started: float, load_start: list[float], c
         "per_day": args.per_day,
         "traffic": args.traffic,
         "tail_ratio": getattr(args, "tail_ratio", None),
+        "correction_rate": getattr(args, "correction_rate", 1.0),
         "ceiling_days": args.ceiling_days,
         "ceiling_epochs": args.ceiling_epochs,
         "heldout_per_intent": args.heldout_per_intent,
