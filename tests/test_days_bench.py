@@ -8,9 +8,12 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from bench.days import cycle_config, main, plot, targets
+from bench.days import cycle_config, gold_labels, main, plot, targets
 from tests.fixtures.cli import refused
 from tuner.config import DEFAULT_MAX_LENGTH
+from recsys.datasets import clinc150
+from recsys.events.model import Feedback
+from recsys.traffic import TrafficConfig, simulate_clinc_traffic
 from tuner.cycle.config import CycleConfig
 
 
@@ -118,6 +121,8 @@ def test_a_cold_start_runs_all_its_epochs_unless_an_ablation_lets_patience_stop_
     (["--tail-ratio", "0.5"], "--tail-ratio must be a finite number >= 1, got 0.5"),
     (["--tail-ratio", "inf"], "--tail-ratio must be a finite number >= 1, got inf"),
     (["--tail-ratio", "5", "--traffic", "repeats"], "--tail-ratio draws each day's distinct queries; it needs --traffic distinct"),
+    (["--correction-rate", "0"], "--correction-rate must be in (0, 1], got 0.0"),
+    (["--correction-rate", "1.2"], "--correction-rate must be in (0, 1], got 1.2"),
 ])
 def test_bad_schedule_ablations_are_named_before_anything_loads(argv, message, tmp_path, capsys):
     out = tmp_path / "days.json"
@@ -133,3 +138,14 @@ def test_the_plot_stacks_its_panels_when_many_arms_need_legend_room(tmp_path):
     one, three = Image.open(tmp_path / "one.png").size, Image.open(tmp_path / "three.png").size
     assert one[0] > one[1]  # side by side: wider than tall
     assert three[1] > one[1] * 1.5  # one above the other: about twice as tall
+
+
+def test_uncorrected_wrong_answers_keep_their_true_intent_for_the_ceiling_and_the_pool():
+    rows = [clinc150.LabeledText(f"query {i}", f"intent_{i % 4}", "assistant") for i in range(40)]
+    pool = clinc150.Clinc150({"assistant": [f"intent_{i}" for i in range(4)]}, rows, [], [])
+    config = TrafficConfig(n_users=5, n_events=40, n_segments=1, domains_per_segment=1, correction_rate=0.5, seed=3)
+    events = simulate_clinc_traffic(pool, config, answer=lambda texts, domain: ["intent_0"] * len(texts))
+    kinds = {e.feedback for e in events}
+    assert kinds == {Feedback.POSITIVE, Feedback.CORRECTED, Feedback.NEGATIVE}
+    truth = {row.text: row.intent for row in rows}
+    assert gold_labels(pool, events) == [truth[e.input_text] for e in events]
