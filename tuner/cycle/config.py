@@ -65,7 +65,11 @@ class CycleConfig:
     independent test (README "A continuation's gate"). Such a promotion is not proven; with
     ``anchor_evidence`` a later continuation that fails against it by too little is compared
     with the last proven champion of its line at ``significance`` and promoted when proven
-    there, so small nights' evidence adds up (``tuner.cycle.anchor``).
+    there, so small nights' evidence adds up (``tuner.cycle.anchor``). When users correct
+    only some wrong answers (the others come back rejected, with no label), each corrected
+    held-out row counts 1/(the share corrected) times in the gate, at most
+    ``max_correction_weight`` times (1 turns it off): else the rows under-count the serving
+    champion's mistakes and favour it (``tuner.cycle.reweighting``).
 
     A domain that has a champion trains on its examples the champion has not seen plus
     a class-balanced replay of the older ones, ``replay_ratio`` times as many (at least
@@ -118,6 +122,8 @@ class CycleConfig:
     continue_significance: float | None = 0.2
     # A continuation kept out by too small a gain is judged again against the last proven champion.
     anchor_evidence: bool = True
+    # What one corrected held-out row may count for when some wrong answers went uncorrected (1: off).
+    max_correction_weight: float = 10.0
     audit_attributes: tuple[str, ...] = ("region",)
     audit_bound: float = 0.25
     audit_min_group: int = 5
@@ -188,6 +194,7 @@ class CycleConfig:
         if self.continue_significance is not None:
             _float_in(self, "continue_significance", 0.0, 1.0, high_open=True)
         _float_in(self, "significance", 0.0, 1.0, high_open=True)
+        _float_in(self, "max_correction_weight", 1.0, math.inf, high_open=True)
         _float_in(self, "audit_bound", 0.0, 1.0)
         _float_in(self, "validation", 0.0, 1.0, high_open=True)
         _float_in(self, "test", 0.0, 1.0, low_open=True, high_open=True)

@@ -17,6 +17,9 @@ night although nearly all of them were better on a large independent test set (R
 "Days benchmark", "A continuation's gate"). Such a promotion is not ``proven``; the next
 continuation that fails against it may still be proven against the last champion that was
 (``tuner.cycle.anchor``).
+
+With row ``weights`` (``tuner.cycle.reweighting``: corrected rows counted for the wrong
+answers users left uncorrected) the gain is the weighted one and the sign test weighted.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from tuner.adapters import Adapter
 from tuner.audit import AuditResult, bias_audit
 from tuner.cycle.anchor import AnchorComparison
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.paired import PairedComparison, compare_rows, proves, row_scores
+from tuner.cycle.paired import PairedComparison, compare_rows, proves, row_scores, weighted_mean
+from tuner.cycle.reweighting import CorrectionWeights
 from tuner.cycle.remembered import evaluate_remembering
 from tuner.data import Example
 from tuner.evaluation import Metrics, evaluate
@@ -60,6 +64,8 @@ class GateResult:
     proven: bool = False
     # The candidate against the last proven champion of its line (``tuner.cycle.anchor``).
     anchor: AnchorComparison | None = None
+    # The weight corrected rows counted for, when some wrong answers went uncorrected.
+    weighting: CorrectionWeights | None = None
 
     def to_json(self) -> dict:
         return {
@@ -75,6 +81,7 @@ class GateResult:
             "decision": "promote" if self.promote else "keep",
             "proven": self.proven,
             "anchor": self.anchor.to_json() if self.anchor else None,
+            "weighting": self.weighting.to_json() if self.weighting else None,
             "reason": self.reason,
         }
 
@@ -83,17 +90,19 @@ def decide(
     metric: str, candidate: Metrics, reference: Metrics, reference_kind: str,
     audits: Sequence[AuditResult], margin: float,
     paired: PairedComparison | None = None, significance: float = 0.0,
-    continuation: bool = False,
+    continuation: bool = False, weighted: tuple[float, float] | None = None,
 ) -> tuple[bool, float, str]:
     """(promote, gain, reason): every audit within its bound, and better by ``margin`` or, with
     a positive gain under it, by the paired sign test at ``significance`` (0: the margin alone).
 
     ``continuation``: the candidate continues the champion and ``significance`` is the
-    cycle's ``continue_significance`` (the reason says so).
+    cycle's ``continue_significance`` (the reason says so). ``weighted``: the candidate's and
+    the reference's weighted metric, which then decide instead of the plain ones.
     """
-    ours, theirs = float(candidate[metric]), float(reference[metric])
+    ours, theirs = weighted or (float(candidate[metric]), float(reference[metric]))
     gain = ours - theirs
-    comparison = f"{metric} {ours:.4f} vs {reference_kind} {theirs:.4f} ({gain:+.4f}, margin {margin:g})"
+    name = f"weighted {metric}" if weighted else metric
+    comparison = f"{name} {ours:.4f} vs {reference_kind} {theirs:.4f} ({gain:+.4f}, margin {margin:g})"
     if paired is not None:
         level = f"continue_significance {significance:g}" if continuation else f"significance {significance:g}"
         comparison += (f"; better on {paired.wins} rows, worse on {paired.losses} "
@@ -127,6 +136,8 @@ def gate(
     champion_known: Mapping[str, str] | None = None,
     descriptions: Mapping[str, str] | None = None,
     continues_champion: bool = False,
+    weighting: CorrectionWeights | None = None,
+    corrected_ids: frozenset[str] = frozenset(),
 ) -> GateResult:
     """Evaluate candidate and champion (or base) on ``test``, audit the candidate, decide.
 
@@ -135,6 +146,7 @@ def gate(
     zero-shot answers use when there is no champion (as serving's do).
     ``continues_champion``: the candidate was trained from ``champion`` (or its kept line);
     its sign test is at ``config.continue_significance`` (None: ``significance``).
+    ``weighting``: how much a row of ``corrected_ids`` counts for (``tuner.cycle.reweighting``).
     """
     group_by = ("domain", *config.audit_attributes)
     options = {"group_by": group_by, "batch_size": 64, "max_length": config.train.max_length, "allow_unseen": True}
@@ -149,11 +161,15 @@ def gate(
         bias_audit(ours, attribute, metric=config.metric, bound=config.audit_bound, min_group_size=config.audit_min_group)
         for attribute in config.audit_attributes
     )
-    paired = compare_rows(row_scores(ours, test), row_scores(theirs, test))
+    weights = weighting.of(test, corrected_ids) if weighting else None
+    scores = row_scores(ours, test), row_scores(theirs, test)
+    paired = compare_rows(*scores, weights)
+    weighted = (weighted_mean(scores[0], weights), weighted_mean(scores[1], weights)) if weights else None
     continuation = continues_champion and champion is not None and config.continue_significance is not None
     significance = config.continue_significance if continuation else config.significance
     promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin, paired, significance,
-                                   continuation)
+                                   continuation, weighted)
     strictly = proves(gain, paired, config.margin, config.significance)
     return GateResult(config.metric, ours, theirs, kind, champion_version if champion else None, gain, audits, promote, reason,
-                      reused, paired, significance, continuation, proven=promote and (strictly or not continuation))
+                      reused, paired, significance, continuation, proven=promote and (strictly or not continuation),
+                      weighting=weighting if weights else None)

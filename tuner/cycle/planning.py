@@ -32,6 +32,7 @@ from tuner.cycle.errors import CycleCancelledError
 from tuner.cycle.escalation import domain_escalation
 from tuner.cycle.probing import probe_domain
 from tuner.cycle.progress import CycleEvent, EventSink
+from tuner.cycle.reweighting import CorrectionWeights
 from tuner.data import DataSplit, Example, example_from, split_examples
 from tuner.replay import ReplayPolicy, class_balanced_sample
 from tuner.loading import BaseModel
@@ -73,6 +74,12 @@ class DomainData:
     tried_seq: int = 0
     # The kept candidate the next one continues (decided here once; the worker starts from it).
     line: Continuation | None = None
+    # Wrong answers users only rejected, with no correction (``tuner.cycle.reweighting``).
+    rejected: int = 0
+
+    def correction_weights(self, max_weight: float) -> CorrectionWeights:
+        """How much a corrected held-out row counts for, given the wrong answers left uncorrected."""
+        return CorrectionWeights(len(self.corrected), self.rejected, max_weight)
 
     def pass_rows(self) -> tuple[list[Example], list[Example]]:
         """The training rows split into those no candidate trained on yet (every pass of a
@@ -228,6 +235,7 @@ def load_domain_data(
     interactions = fetch_interactions(db, domain=domain, until_seq=until_seq)
     examples = [e for e in map(example_from, interactions) if e is not None]
     corrected = frozenset(i.event_id for i in interactions if i.feedback is Feedback.CORRECTED and i.correction)
+    rejected = sum(i.feedback is Feedback.NEGATIVE for i in interactions)
     whole = split_examples(examples, validation=config.validation, test=config.test)
     split, new_train, replayed = bounded_split(whole, seen_seq, config)
     if not split.train:
@@ -236,7 +244,7 @@ def load_domain_data(
         return f"no labeled examples fall in the held-out split ({config.test:g} of {len(examples)})"
     if config.task == "classification" and len({e.target for e in split.train}) < 2:
         return "its training examples have fewer than 2 distinct labels"
-    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq, tried, line)
+    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq, tried, line, rejected)
 
 
 def qualify(

@@ -196,7 +196,7 @@ def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapte
 
 
 def _against_anchor(ws: Workspace, domain: str, test: Sequence[Example], verdict: GateResult, champion_version: str | None,
-                    config: CycleConfig, notes: list[str]) -> GateResult:
+                    config: CycleConfig, notes: list[str], corrected_ids: frozenset[str] = frozenset()) -> GateResult:
     """The verdict judged again against the champion line's last proven version, when there is one."""
     version = anchor_version(ws.registry, domain, champion_version)
     if version is None:
@@ -208,7 +208,8 @@ def _against_anchor(ws: Workspace, domain: str, test: Sequence[Example], verdict
         notes.append(f"anchor {version} cannot be evaluated on this base ({error}); judged against the champion only")
         return verdict
     known = remembered_predictions(Path(record.path), ws.base.name, config.train.max_length)
-    return compare_with_anchor(ws.base, test, verdict, anchor, version, config, anchor_known=known)
+    return compare_with_anchor(ws.base, test, verdict, anchor, version, config, anchor_known=known,
+                               corrected_ids=corrected_ids)
 
 
 def train_domain(
@@ -266,9 +267,10 @@ def train_domain(
     remembered = remembered_predictions(champion_folder, ws.base.name, max_length)
     verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered,
                    descriptions=descriptions,
-                   continues_champion=continues(source, plan.data.line, domain, champion_version))
+                   continues_champion=continues(source, plan.data.line, domain, champion_version),
+                   weighting=plan.data.correction_weights(config.max_correction_weight), corrected_ids=plan.data.corrected)
     if worth_anchoring(verdict, config):
-        verdict = _against_anchor(ws, domain, split.test, verdict, champion_version, config, notes)
+        verdict = _against_anchor(ws, domain, split.test, verdict, champion_version, config, notes, plan.data.corrected)
     gate_seconds = time.perf_counter() - gate_started
     extra = {}
     if ws.base.task == "classification":  # the gate of a later cycle reuses these if this one becomes champion
