@@ -311,6 +311,8 @@ def run_split(args, data, base, intents_seed: int, work: Path, save=lambda split
                     "gate_paired": outcome["gate"].get("paired") if outcome else None,
                     # The sign test's level it took: continue_significance when it continued the champion.
                     "gate_significance": outcome["gate"].get("significance") if outcome else None,
+                    # Corrected rows' weight when some wrong answers went uncorrected (tuner.cycle.reweighting).
+                    "gate_weighting": outcome["gate"].get("weighting") if outcome else None,
                     # Promoted and proven (not only at continue_significance); the anchor comparison, if one ran.
                     "gate_proven": outcome["gate"].get("proven") if outcome else None,
                     "gate_anchor": outcome["gate"].get("anchor") if outcome else None,
