@@ -125,15 +125,3 @@ def test_a_log_with_every_wrong_answer_corrected_is_judged_unweighted(workspace)
     assert outcome.gate.weighting is None and outcome.gate.paired.weighted_wins is None
     stored = workspace.registry.get("billing", outcome.staged.version).metrics["gate"]
     assert stored["weighting"] is None and "weighted_wins" not in stored["paired"]
-
-
-def test_training_repeats_each_corrected_row_by_its_weight_in_expectation():
-    rows = [Example(f"e{i}", "text", "a") for i in range(2000)]
-    corrected = {f"e{i}" for i in range(0, 2000, 2)}
-    twice = CorrectionWeights(50, 50, 10.0).resample(rows, corrected)
-    assert len(twice) == 3000 and all(twice.count(e) == (2 if e.event_id in corrected else 1) for e in rows[:10])
-    resampled = CorrectionWeights(60, 40, 10.0).resample(rows, corrected)  # weight 5/3
-    extra = len(resampled) - 2000
-    assert 0.55 * 1000 < extra < 0.78 * 1000  # about 2/3 of the corrected rows get a second copy
-    assert resampled == CorrectionWeights(60, 40, 10.0).resample(rows, corrected)  # the same every run
-    assert CorrectionWeights(60, 0, 10.0).resample(rows, corrected) == rows

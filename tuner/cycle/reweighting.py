@@ -13,21 +13,14 @@ among wrong answers: each corrected row counts ``1/r`` times, ``r`` estimated fr
 domain's log as corrected / (corrected + rejected), the weight capped at
 ``max_weight`` (``CycleConfig.max_correction_weight``) so a handful of corrections cannot
 decide alone. When every wrong answer is corrected the weight is 1 and nothing changes.
-
-Training and validation have the same gap: the rows a model most needs (its mistakes) are
-the ones missing, and a first head imprinted from what zero-shot already got right
-started 4 points lower at half the corrections. There each corrected row is repeated
-``weight`` times instead (the fraction by a stable hash of its event id), which weighs the
-loss, the imprinted centroids and the validation accuracy alike.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
-from tuner.data import Example, split_bucket
+from tuner.data import Example
 
 
 @dataclass(frozen=True)
@@ -57,21 +50,6 @@ class CorrectionWeights:
             return None
         weights = [weight if e.event_id in corrected_ids else 1.0 for e in rows]
         return weights if any(w != 1.0 for w in weights) else None
-
-    def resample(self, rows: Sequence[Example], corrected_ids: Collection[str]) -> list[Example]:
-        """``rows`` with each corrected one repeated ``weight`` times in expectation (the whole
-        part always, one more for a share of them picked by event id); as given at weight 1."""
-        weight = self.weight
-        if weight == 1.0:
-            return list(rows)
-        whole, part = int(math.floor(weight)), weight - math.floor(weight)
-
-        def copies(e: Example) -> int:
-            if e.event_id not in corrected_ids:
-                return 1
-            return whole + (split_bucket(e.event_id, salt="reweighting") < part)
-
-        return [e for e in rows for _ in range(copies(e))]
 
     def to_json(self) -> dict:
         return {"corrected": self.corrected, "rejected": self.rejected,

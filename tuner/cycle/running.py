@@ -254,13 +254,6 @@ def train_domain(
     retried = plan.data.retried if replay else 0
     if retried:
         notes.append(f"{retried} rows an earlier candidate trained on (its line broke) are trained once")
-    weighting = plan.data.correction_weights(config.max_correction_weight)
-    if weighting.weight != 1.0:  # some wrong answers came back uncorrected: the corrected ones stand for them
-        corrected = plan.data.corrected
-        train_rows, replay = weighting.resample(train_rows, corrected), weighting.resample(replay, corrected)
-        validation = weighting.resample(validation, corrected)
-        notes.append(f"{weighting.corrected_share:.0%} of wrong answers were corrected: each corrected row "
-                     f"counts {weighting.weight:.2f} times in training, validation and the gate")
     result = train_adapter(
         ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
@@ -275,7 +268,7 @@ def train_domain(
     verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered,
                    descriptions=descriptions,
                    continues_champion=continues(source, plan.data.line, domain, champion_version),
-                   weighting=weighting, corrected_ids=plan.data.corrected)
+                   weighting=plan.data.correction_weights(config.max_correction_weight), corrected_ids=plan.data.corrected)
     if worth_anchoring(verdict, config):
         verdict = _against_anchor(ws, domain, split.test, verdict, champion_version, config, notes, plan.data.corrected)
     gate_seconds = time.perf_counter() - gate_started
