@@ -125,3 +125,25 @@ def test_a_log_with_every_wrong_answer_corrected_is_judged_unweighted(workspace)
     assert outcome.gate.weighting is None and outcome.gate.paired.weighted_wins is None
     stored = workspace.registry.get("billing", outcome.staged.version).metrics["gate"]
     assert stored["weighting"] is None and "weighted_wins" not in stored["paired"]
+
+
+def test_the_anchor_comparison_weighs_the_rows_as_the_gate_did(workspace):  # noqa: F811
+    from tests.test_gate_anchor import NOISY, _verdict
+    from tuner.cycle.anchor import compare_with_anchor
+
+    append_interactions(workspace.db, domain_events(NOISY))
+    (first,) = run_cycle(workspace, tiny_config(workspace.base)).outcomes
+    anchor = workspace.registry.load(workspace.base, "billing", first.staged.version)
+    test = first.plan.data.split.test
+    oracle = Metrics("classification", len(test), {"accuracy": 1.0}, predictions=[e.target for e in test])
+    missed = sorted(e.event_id for e, answer in zip(test, first.gate.candidate.predictions) if answer != e.target)
+    assert len(missed) >= 2  # the noisy rows
+    corrected = frozenset(missed[: len(missed) // 2])
+    verdict = replace(_verdict(candidate=oracle), weighting=CorrectionWeights(10, 30, 10.0))  # weight 4
+    judged = compare_with_anchor(workspace.base, test, verdict, anchor, first.staged.version,
+                                 tiny_config(workspace.base), corrected_ids=corrected)
+    total = len(test) + 3 * len(corrected)
+    won = len(missed) + 3 * len(corrected)
+    assert judged.anchor.paired.weighted_wins == won and judged.anchor.paired.weighted_losses == 0
+    assert judged.anchor.gain == pytest.approx(won / total)
+    assert "weighted accuracy" in judged.reason
