@@ -208,6 +208,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, continue_significance=None if args.continue_significance < 0 else args.continue_significance)
     if args.no_anchor_evidence:
         cycle = replace(cycle, anchor_evidence=False)
+    if getattr(args, "no_rejections", False):
+        cycle = replace(cycle, learn_from_rejections=False)
     return cycle
 
 
@@ -411,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--correction-rate", type=float, default=1.0,
                         help="share of wrong answers users correct (default 1.0, the issue's trial); the rest "
                              "come back as negative feedback")
+    parser.add_argument("--no-rejections", action="store_true",
+                        help="ablation: do not train on answers users rejected without a correction")
     parser.add_argument("--ceiling-epochs", type=int, default=3)
     parser.add_argument("--ceiling-days", choices=("all", "last", "none"), default="all",
                         help="train the ceiling after every day, only after the last (a busy machine), or never "

@@ -65,6 +65,19 @@ def example_from(interaction: Interaction) -> Example | None:
     )
 
 
+def rejected_example(interaction: Interaction) -> Example:
+    """A rejected answer as an example whose ``target`` is the answer that was wrong (it
+    teaches which label the input is not; ``tuner.objectives.ClassificationObjective``)."""
+    return Example(
+        event_id=interaction.event_id,
+        text=interaction.input_text,
+        target=interaction.model_output,
+        domain=interaction.domain,
+        attributes=dict(interaction.attributes),
+        seq=interaction.seq,
+    )
+
+
 def examples_from_interactions(interactions: Iterable[Interaction]) -> list[Example]:
     return [example for example in map(example_from, interactions) if example is not None]
 

@@ -41,6 +41,14 @@ class ClassificationObjective:
         ids = encode_texts(self.base.tokenizer, [e.text for e in examples], self.max_length)
         return [(row, self.index[e.target]) for row, e in zip(ids, examples)]
 
+    def encode_rejected(self, examples: Sequence[Example]) -> list[tuple[list[int], int]]:
+        """Rejected answers (``target`` is the answer users said was wrong) as items whose label
+        is ``-(index + 1)``: the loss pushes that label down instead of up. Labels the head
+        lacks are left out."""
+        known = [e for e in examples if e.target in self.index]
+        ids = encode_texts(self.base.tokenizer, [e.text for e in known], self.max_length)
+        return [(row, -(self.index[e.target] + 1)) for row, e in zip(ids, known)]
+
     @staticmethod
     def length(item: tuple[list[int], int]) -> int:
         """Tokens of an encoded item (what its cached states take)."""
@@ -54,8 +62,24 @@ class ClassificationObjective:
         return adapter.head(pooled_on_device(adapter.model, batch, self.base.pooling))
 
     def loss(self, adapter: Adapter, batch: Batch) -> torch.Tensor:
-        """The training loss (smoothed); ``score`` reports the plain cross-entropy."""
-        return F.cross_entropy(self.logits(adapter, batch), batch.labels, label_smoothing=self.label_smoothing)
+        """The training loss (smoothed); ``score`` reports the plain cross-entropy.
+
+        A rejected answer (label ``-(index + 1)``, ``encode_rejected``) adds the complementary
+        label's loss, -log(1 - p(rejected label)): it says only which label is wrong.
+        """
+        logits, labels = self.logits(adapter, batch), batch.labels
+        chosen = labels >= 0
+        if bool(chosen.all()):
+            return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        total = logits.new_zeros(())
+        if bool(chosen.any()):
+            total = total + F.cross_entropy(logits[chosen], labels[chosen], label_smoothing=self.label_smoothing,
+                                            reduction="sum")
+        rejected = ~chosen
+        wrong = (-labels[rejected] - 1).unsqueeze(1)
+        p_wrong = logits[rejected].float().softmax(dim=-1).gather(1, wrong).squeeze(1)
+        total = total - torch.log1p(-p_wrong.clamp(max=1.0 - 1e-6)).sum()
+        return total / len(labels)
 
     @torch.no_grad()
     def score(self, adapter: Adapter, batch: Batch) -> BatchScore:

@@ -189,6 +189,7 @@ class AdapterTrainer:
         on_step: StepCallback | None = None,
         replay: Sequence[Example] = (),
         label_descriptions: Mapping[str, str] | None = None,
+        rejected: Sequence[Example] = (),
     ) -> None:
         require_training_examples(train)
         self.monitor = resolve_monitor(config.monitor, base.task)
@@ -201,9 +202,12 @@ class AdapterTrainer:
         )
         self.objective = objective_for(base, label_list, config.max_length, config.label_smoothing)
         self.val_examples = list(validation)
-        # ``train`` rows come first, then ``replay`` (see _epoch_order).
-        self.train_items = self.objective.encode(rows)
-        self.new_rows = len(train)
+        # ``train`` rows come first, then rejected answers, then ``replay`` (see _epoch_order).
+        refused = self.objective.encode_rejected(rejected) if rejected and base.task == "classification" else []
+        encoded = self.objective.encode(rows)
+        self.train_items = encoded[: len(train)] + refused + encoded[len(train) :]
+        self.new_rows = len(train) + len(refused)
+        self.rejected_rows = len(refused)
         # Shortest first: a validation pass pads each batch to its longest item (the sums do not
         # depend on the order; the cached states below follow this order).
         self.val_items = sorted(self.objective.encode(validation), key=self.objective.length)
@@ -211,7 +215,7 @@ class AdapterTrainer:
         self._cache_frozen_layers()
         self.optimizer = _optimizer(self.adapter, config)
         # An epoch is every training row and 1/epochs of the replayed ones.
-        steps_per_epoch = math.ceil((len(train) + len(replay) / config.epochs) / config.batch_size)
+        steps_per_epoch = math.ceil((self.new_rows + len(replay) / config.epochs) / config.batch_size)
         self.total_steps = steps_per_epoch * config.epochs
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
@@ -227,7 +231,7 @@ class AdapterTrainer:
         self._shuffle = torch.Generator().manual_seed(config.seed)
         self._order: list[int] = []
         self._epochs_started = 0
-        self._replay_shares = _replay_shares(len(train), len(replay), config.epochs, self._shuffle)
+        self._replay_shares = _replay_shares(self.new_rows, len(replay), config.epochs, self._shuffle)
         self.step_count = 0
         self.history: list[EvalPoint] = []
         self.step_losses: list[float] = []
@@ -395,6 +399,7 @@ def train_adapter(
     on_step: StepCallback | None = None,
     replay: Sequence[Example] = (),
     label_descriptions: Mapping[str, str] | None = None,
+    rejected: Sequence[Example] = (),
 ) -> TrainResult:
     """Train LoRA on ``layers`` x ``groups`` of ``base`` and return it with the best weights.
 
@@ -405,13 +410,16 @@ def train_adapter(
     ``train`` rows are trained every epoch. ``label_descriptions`` (a domain's declared
     ones) shape the new head's starting rows with the names (``tuner.heads.label_embeddings``);
     with ``config.imprint_new_labels`` a row whose label has training rows is then imprinted
-    from them, the name's row one more member (``tuner.inheritance``). With an empty validation set there is no early
+    from them, the name's row one more member (``tuner.inheritance``). ``rejected``: classification
+    examples whose ``target`` is an answer users rejected without a correction; each is trained
+    every pass with the complementary label's loss (that label pushed down), never imprinted. With an empty validation set there is no early
     stopping and the last step's weights are kept. Raises EmptyTrainingSetError,
     UnseenLabelError, ValueError (layers/groups out of range) before any work.
     """
     trainer = AdapterTrainer(
         base, train, validation, layers=layers, groups=groups, config=config,
         labels=labels, init_from=init_from, on_step=on_step, replay=replay, label_descriptions=label_descriptions,
+        rejected=rejected,
     )
     description = f"tune {base.name} layers {list(trainer.adapter.info.layers)}"
     with tqdm(total=trainer.total_steps, desc=description, disable=not config.progress, leave=False) as bar:

@@ -124,6 +124,8 @@ class CycleConfig:
     anchor_evidence: bool = True
     # What one corrected held-out row may count for when some wrong answers went uncorrected (1: off).
     max_correction_weight: float = 10.0
+    # Train on answers users rejected without a correction, as labels the input is not.
+    learn_from_rejections: bool = True
     audit_attributes: tuple[str, ...] = ("region",)
     audit_bound: float = 0.25
     audit_min_group: int = 5
@@ -210,7 +212,8 @@ class CycleConfig:
             check_domain_name(name, field="domains")
         if len(set(self.domains)) != len(self.domains):
             raise ValueError(f"domains lists a domain twice: {list(self.domains)!r}")
-        for name in ("dry_run", "spread_replay", "continue_select_start", "cold_start_all_epochs", "anchor_evidence"):
+        for name in ("dry_run", "spread_replay", "continue_select_start", "cold_start_all_epochs", "anchor_evidence",
+                     "learn_from_rejections"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         hours = self.review_max_age_hours

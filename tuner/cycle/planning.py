@@ -33,7 +33,7 @@ from tuner.cycle.escalation import domain_escalation
 from tuner.cycle.probing import probe_domain
 from tuner.cycle.progress import CycleEvent, EventSink
 from tuner.cycle.reweighting import CorrectionWeights
-from tuner.data import DataSplit, Example, example_from, split_examples
+from tuner.data import DataSplit, Example, example_from, rejected_example, split_examples
 from tuner.replay import ReplayPolicy, class_balanced_sample
 from tuner.loading import BaseModel
 from tuner.probe import to_probe_records
@@ -76,6 +76,8 @@ class DomainData:
     line: Continuation | None = None
     # Wrong answers users only rejected, with no correction (``tuner.cycle.reweighting``).
     rejected: int = 0
+    # The new ones in the training share, as examples whose target is the rejected answer.
+    rejected_train: tuple[Example, ...] = ()
 
     def correction_weights(self, max_weight: float) -> CorrectionWeights:
         """How much a corrected held-out row counts for, given the wrong answers left uncorrected."""
@@ -236,6 +238,9 @@ def load_domain_data(
     examples = [e for e in map(example_from, interactions) if e is not None]
     corrected = frozenset(i.event_id for i in interactions if i.feedback is Feedback.CORRECTED and i.correction)
     rejected = sum(i.feedback is Feedback.NEGATIVE for i in interactions)
+    refused = [rejected_example(i) for i in interactions if i.feedback is Feedback.NEGATIVE and i.model_output
+               and (i.seq or 0) > seen_seq]
+    rejected_train = tuple(split_examples(refused, validation=config.validation, test=config.test).train)
     whole = split_examples(examples, validation=config.validation, test=config.test)
     split, new_train, replayed = bounded_split(whole, seen_seq, config)
     if not split.train:
@@ -244,7 +249,8 @@ def load_domain_data(
         return f"no labeled examples fall in the held-out split ({config.test:g} of {len(examples)})"
     if config.task == "classification" and len({e.target for e in split.train}) < 2:
         return "its training examples have fewer than 2 distinct labels"
-    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq, tried, line, rejected)
+    return DomainData(split, corrected, new_train, replayed, len(whole.train), seen_seq, tried, line, rejected,
+                      rejected_train)
 
 
 def qualify(

@@ -258,7 +258,7 @@ def train_domain(
         ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
         labels=labels, init_from=source.path if source else None, on_step=on_step, replay=replay,
-        label_descriptions=descriptions,
+        label_descriptions=descriptions, rejected=plan.data.rejected_train if config.learn_from_rejections else (),
     )  # fmt: skip
     ctx.check()
     gate_started = time.perf_counter()
@@ -284,7 +284,7 @@ def train_domain(
         "warm_started_modules": result.warm_started_modules,
         "cached_layers": result.cached_layers, "cache_seconds": result.cache_seconds,
         "final_loss": result.step_losses[-1] if result.step_losses else None,
-        "examples": len(split.train), "replayed_once": len(replay), "monitor": result.monitor, "best_metric": result.best_metric,
+        "examples": len(split.train), "replayed_once": len(replay), "rejected": len(plan.data.rejected_train) if config.learn_from_rejections else 0, "monitor": result.monitor, "best_metric": result.best_metric,
         "evals": len(result.history), "eval_every": result.eval_every, "stop_reason": result.stop_reason,
         "start_not_kept": result.start_not_kept, "why_stopped": result.why_stopped(), "eval_seconds": result.eval_seconds, "gate_seconds": gate_seconds,
     }  # fmt: skip
