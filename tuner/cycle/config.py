@@ -69,7 +69,9 @@ class CycleConfig:
     only some wrong answers (the others come back rejected, with no label), each corrected
     held-out row counts 1/(the share corrected) times in the gate, at most
     ``max_correction_weight`` times (1 turns it off): else the rows under-count the serving
-    champion's mistakes and favour it (``tuner.cycle.reweighting``).
+    champion's mistakes and favour it (``tuner.cycle.reweighting``). With ``learn_from_rejections``
+    those rejected answers train too, as labels their queries are not (the complementary
+    label's loss, ``tuner.objectives``; README "Partial corrections").
 
     A domain that has a champion trains on its examples the champion has not seen plus
     a class-balanced replay of the older ones, ``replay_ratio`` times as many (at least
