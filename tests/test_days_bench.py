@@ -51,7 +51,7 @@ def ablation_args(**overrides) -> argparse.Namespace:
     names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length", "head_lr",
              "layer_budget", "continue_significance")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
-                                                "keep_start": False, "no_imprint": False, "no_anchor_evidence": False,
+                                                "keep_start": False, "no_imprint": False, "no_anchor_evidence": False, "no_rejections": False,
                                                 "cold_start_patience": False, "model": "minilm-l6"}
     return argparse.Namespace(**(values | overrides))
 
@@ -94,6 +94,12 @@ def test_the_continue_significance_ablation_sets_the_level_or_falls_back_to_the_
     assert default.continue_significance == CycleConfig().continue_significance
     assert cycle_config(ablation_args(continue_significance=0.1)).continue_significance == 0.1
     assert cycle_config(ablation_args(continue_significance=-1.0)).continue_significance is None
+
+
+def test_the_rejections_ablation_stops_training_on_rejected_answers_and_nothing_else():
+    assert cycle_config(ablation_args()).learn_from_rejections is True
+    off = cycle_config(ablation_args(no_rejections=True))
+    assert off.learn_from_rejections is False and replace(off, learn_from_rejections=True) == cycle_config(ablation_args())
 
 
 def test_the_anchor_ablation_turns_evidence_across_nights_off():
