@@ -50,32 +50,27 @@ class DataSplit:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
 
 
-def example_from(interaction: Interaction) -> Example | None:
-    """The example an interaction teaches, or None (negative feedback, empty answer)."""
-    label = interaction.label
-    if not label:
-        return None
+def _example(interaction: Interaction, target: str) -> Example:
     return Example(
         event_id=interaction.event_id,
         text=interaction.input_text,
-        target=label,
+        target=target,
         domain=interaction.domain,
         attributes=dict(interaction.attributes),
         seq=interaction.seq,
     )
+
+
+def example_from(interaction: Interaction) -> Example | None:
+    """The example an interaction teaches, or None (negative feedback, empty answer)."""
+    label = interaction.label
+    return _example(interaction, label) if label else None
 
 
 def rejected_example(interaction: Interaction) -> Example:
     """A rejected answer as an example whose ``target`` is the answer that was wrong (it
     teaches which label the input is not; ``tuner.objectives.ClassificationObjective``)."""
-    return Example(
-        event_id=interaction.event_id,
-        text=interaction.input_text,
-        target=interaction.model_output,
-        domain=interaction.domain,
-        attributes=dict(interaction.attributes),
-        seq=interaction.seq,
-    )
+    return _example(interaction, interaction.model_output)
 
 
 def examples_from_interactions(interactions: Iterable[Interaction]) -> list[Example]:
