@@ -48,16 +48,19 @@ def test_the_weighted_sign_test_is_exact_and_the_plain_one_with_equal_weights():
 
 
 def test_the_weight_is_one_over_the_share_corrected_and_capped():
-    assert CorrectionWeights(30, 30, 10.0).weight == pytest.approx(2.0)
-    assert CorrectionWeights(1, 99, 10.0).weight == 10.0
-    assert CorrectionWeights(0, 5, 10.0).weight == 10.0
-    every = CorrectionWeights(40, 0, 10.0)
-    assert (every.corrected_share, every.weight) == (1.0, 1.0)
+    def ids(n: int, *named: str) -> frozenset[str]:
+        return frozenset(named) | {f"other{i}" for i in range(n - len(named))}
+
+    assert CorrectionWeights(ids(30), 30, 10.0).weight == pytest.approx(2.0)
+    assert CorrectionWeights(ids(1), 99, 10.0).weight == 10.0
+    assert CorrectionWeights(frozenset(), 5, 10.0).weight == 10.0
+    every = CorrectionWeights(ids(40, "e1"), 0, 10.0)
+    assert (every.corrected, every.corrected_share, every.weight) == (40, 1.0, 1.0)
     rows = [Example(f"e{i}", "text", "a") for i in range(4)]
-    assert every.of(rows, {"e1"}) is None  # nothing to reweigh: the gate runs as before
-    assert CorrectionWeights(30, 30, 1.0).of(rows, {"e1"}) is None  # max weight 1 turns it off
-    assert CorrectionWeights(30, 30, 10.0).of(rows, {"e1", "e3"}) == [1.0, 2.0, 1.0, 2.0]
-    assert CorrectionWeights(30, 30, 10.0).of(rows, {"elsewhere"}) is None
+    assert every.of(rows) is None  # nothing to reweigh: the gate runs as before
+    assert CorrectionWeights(ids(30, "e1"), 30, 1.0).of(rows) is None  # max weight 1 turns it off
+    assert CorrectionWeights(ids(30, "e1", "e3"), 30, 10.0).of(rows) == [1.0, 2.0, 1.0, 2.0]
+    assert CorrectionWeights(ids(30, "elsewhere"), 30, 10.0).of(rows) is None
 
 
 def test_a_max_correction_weight_under_one_is_refused_by_name():
@@ -139,9 +142,9 @@ def test_the_anchor_comparison_weighs_the_rows_as_the_gate_did(workspace):  # no
     missed = sorted(e.event_id for e, answer in zip(test, first.gate.candidate.predictions) if answer != e.target)
     assert len(missed) >= 2  # the noisy rows
     corrected = frozenset(missed[: len(missed) // 2])
-    verdict = replace(_verdict(candidate=oracle), weighting=CorrectionWeights(10, 30, 10.0))  # weight 4
-    judged = compare_with_anchor(workspace.base, test, verdict, anchor, first.staged.version,
-                                 tiny_config(workspace.base), corrected_ids=corrected)
+    weighting = CorrectionWeights(corrected, 3 * len(corrected), 10.0)  # weight 4
+    verdict = replace(_verdict(candidate=oracle), weighting=weighting)
+    judged = compare_with_anchor(workspace.base, test, verdict, anchor, first.staged.version, tiny_config(workspace.base))
     total = len(test) + 3 * len(corrected)
     won = len(missed) + 3 * len(corrected)
     assert judged.anchor.paired.weighted_wins == won and judged.anchor.paired.weighted_losses == 0

@@ -207,7 +207,6 @@ class AdapterTrainer:
         encoded = self.objective.encode(rows)
         self.train_items = encoded[: len(train)] + refused + encoded[len(train) :]
         self.new_rows = len(train) + len(refused)
-        self.rejected_rows = len(refused)
         # Shortest first: a validation pass pads each batch to its longest item (the sums do not
         # depend on the order; the cached states below follow this order).
         self.val_items = sorted(self.objective.encode(validation), key=self.objective.length)

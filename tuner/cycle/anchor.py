@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from tuner.adapters import Adapter
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.paired import PairedComparison, compare_rows, proves, row_scores, weighted_mean
+from tuner.cycle.paired import PairedComparison, compare_metric, proves
 from tuner.cycle.remembered import evaluate_remembering
 from tuner.data import Example
 from tuner.evaluation import Metrics
@@ -88,24 +88,21 @@ def worth_anchoring(verdict: GateResult, config: CycleConfig) -> bool:
 
 def compare_with_anchor(
     base: BaseModel, test: Sequence[Example], verdict: GateResult, anchor: Adapter, version: str, config: CycleConfig,
-    anchor_known: Mapping[str, str] | None = None, corrected_ids: frozenset[str] = frozenset(),
+    anchor_known: Mapping[str, str] | None = None,
 ) -> GateResult:
     """``verdict`` judged once more against the anchor ``version``: promoted when proven against it.
 
     ``verdict``: the gate's result against the champion (``worth_anchoring``); its candidate's
     metrics carry its answers on ``test``, so only the anchor runs.
-    ``anchor_known``: the anchor's remembered answers by event id. Rows of ``corrected_ids``
-    weigh what they weighed in ``verdict`` (``GateResult.weighting``).
+    ``anchor_known``: the anchor's remembered answers by event id. Rows weigh what they
+    weighed in ``verdict`` (``GateResult.weighting``).
     """
     theirs, reused = evaluate_remembering(base, test, anchor, anchor_known, batch_size=64,
                                           max_length=config.train.max_length, allow_unseen=True)
     metric = config.metric
-    scores = row_scores(verdict.candidate, test), row_scores(theirs, test)
-    weights = verdict.weighting.of(test, corrected_ids) if verdict.weighting else None
-    ours, reference = ((weighted_mean(scores[0], weights), weighted_mean(scores[1], weights)) if weights
-                       else (float(verdict.candidate[metric]), float(theirs[metric])))
+    weights = verdict.weighting.of(test) if verdict.weighting else None
+    ours, reference, paired = compare_metric(verdict.candidate, theirs, test, metric, weights)
     gain = ours - reference
-    paired = compare_rows(*scores, weights)
     proven = proves(gain, paired, config.margin, config.significance)
     name = f"weighted {metric}" if weights else metric
     against = (f"against {version}, the last proven champion of its line: {name} {ours:.4f} "

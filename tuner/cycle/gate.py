@@ -31,7 +31,7 @@ from tuner.adapters import Adapter
 from tuner.audit import AuditResult, bias_audit
 from tuner.cycle.anchor import AnchorComparison
 from tuner.cycle.config import CycleConfig
-from tuner.cycle.paired import PairedComparison, compare_rows, proves, row_scores, weighted_mean
+from tuner.cycle.paired import PairedComparison, compare_metric, proves
 from tuner.cycle.reweighting import CorrectionWeights
 from tuner.cycle.remembered import evaluate_remembering
 from tuner.data import Example
@@ -137,7 +137,6 @@ def gate(
     descriptions: Mapping[str, str] | None = None,
     continues_champion: bool = False,
     weighting: CorrectionWeights | None = None,
-    corrected_ids: frozenset[str] = frozenset(),
 ) -> GateResult:
     """Evaluate candidate and champion (or base) on ``test``, audit the candidate, decide.
 
@@ -146,7 +145,7 @@ def gate(
     zero-shot answers use when there is no champion (as serving's do).
     ``continues_champion``: the candidate was trained from ``champion`` (or its kept line);
     its sign test is at ``config.continue_significance`` (None: ``significance``).
-    ``weighting``: how much a row of ``corrected_ids`` counts for (``tuner.cycle.reweighting``).
+    ``weighting``: how much a corrected row counts for (``tuner.cycle.reweighting``).
     """
     group_by = ("domain", *config.audit_attributes)
     options = {"group_by": group_by, "batch_size": 64, "max_length": config.train.max_length, "allow_unseen": True}
@@ -161,10 +160,9 @@ def gate(
         bias_audit(ours, attribute, metric=config.metric, bound=config.audit_bound, min_group_size=config.audit_min_group)
         for attribute in config.audit_attributes
     )
-    weights = weighting.of(test, corrected_ids) if weighting else None
-    scores = row_scores(ours, test), row_scores(theirs, test)
-    paired = compare_rows(*scores, weights)
-    weighted = (weighted_mean(scores[0], weights), weighted_mean(scores[1], weights)) if weights else None
+    weights = weighting.of(test) if weighting else None
+    *values, paired = compare_metric(ours, theirs, test, config.metric, weights)
+    weighted = tuple(values) if weights else None
     continuation = continues_champion and champion is not None and config.continue_significance is not None
     significance = config.continue_significance if continuation else config.significance
     promote, gain, reason = decide(config.metric, ours, theirs, kind, audits, config.margin, paired, significance,

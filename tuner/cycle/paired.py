@@ -106,6 +106,17 @@ def weighted_mean(scores: Sequence[float], weights: Sequence[float]) -> float:
     return sum(s * w for s, w in zip(scores, weights, strict=True)) / total if total else 0.0
 
 
+def compare_metric(
+    candidate: Metrics, reference: Metrics, rows: Sequence[Example], metric: str, weights: Sequence[float] | None = None
+) -> tuple[float, float, PairedComparison]:
+    """Candidate's and reference's ``metric`` on ``rows`` (weighted with ``weights``) and their paired comparison."""
+    scores = row_scores(candidate, rows), row_scores(reference, rows)
+    paired = compare_rows(*scores, weights)
+    if weights:
+        return weighted_mean(scores[0], weights), weighted_mean(scores[1], weights), paired
+    return float(candidate[metric]), float(reference[metric]), paired
+
+
 def proves(gain: float, paired: PairedComparison | None, margin: float, significance: float) -> bool:
     """Better by ``margin``, or ahead with the sign test's p at most ``significance``."""
     return gain >= margin or (paired is not None and gain > 0 and paired.p_value <= significance)

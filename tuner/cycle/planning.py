@@ -81,7 +81,7 @@ class DomainData:
 
     def correction_weights(self, max_weight: float) -> CorrectionWeights:
         """How much a corrected held-out row counts for, given the wrong answers left uncorrected."""
-        return CorrectionWeights(len(self.corrected), self.rejected, max_weight)
+        return CorrectionWeights(self.corrected, self.rejected, max_weight)
 
     def pass_rows(self) -> tuple[list[Example], list[Example]]:
         """The training rows split into those no candidate trained on yet (every pass of a

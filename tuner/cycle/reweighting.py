@@ -21,19 +21,23 @@ information about the queries that were left uncorrected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Sequence
 
 from tuner.data import Example
 
 
 @dataclass(frozen=True)
 class CorrectionWeights:
-    """How many wrong answers were corrected and how many only rejected, and the weight that gives."""
+    """Which wrong answers were corrected, how many were only rejected, and the weight that gives."""
 
-    corrected: int
+    corrected_ids: frozenset[str] = field(repr=False)
     rejected: int
     max_weight: float
+
+    @property
+    def corrected(self) -> int:
+        return len(self.corrected_ids)
 
     @property
     def corrected_share(self) -> float:
@@ -47,12 +51,12 @@ class CorrectionWeights:
         share = self.corrected_share
         return min(self.max_weight, 1.0 / share) if share > 0 else self.max_weight
 
-    def of(self, rows: Sequence[Example], corrected_ids: Collection[str]) -> list[float] | None:
+    def of(self, rows: Sequence[Example]) -> list[float] | None:
         """Each row's weight (None when every weight is 1)."""
         weight = self.weight
         if weight == 1.0:
             return None
-        weights = [weight if e.event_id in corrected_ids else 1.0 for e in rows]
+        weights = [weight if e.event_id in self.corrected_ids else 1.0 for e in rows]
         return weights if any(w != 1.0 for w in weights) else None
 
     def to_json(self) -> dict:

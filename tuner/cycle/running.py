@@ -196,7 +196,7 @@ def _load_champion(ws: Workspace, domain: str, notes: list[str]) -> tuple[Adapte
 
 
 def _against_anchor(ws: Workspace, domain: str, test: Sequence[Example], verdict: GateResult, champion_version: str | None,
-                    config: CycleConfig, notes: list[str], corrected_ids: frozenset[str] = frozenset()) -> GateResult:
+                    config: CycleConfig, notes: list[str]) -> GateResult:
     """The verdict judged again against the champion line's last proven version, when there is one."""
     version = anchor_version(ws.registry, domain, champion_version)
     if version is None:
@@ -208,8 +208,7 @@ def _against_anchor(ws: Workspace, domain: str, test: Sequence[Example], verdict
         notes.append(f"anchor {version} cannot be evaluated on this base ({error}); judged against the champion only")
         return verdict
     known = remembered_predictions(Path(record.path), ws.base.name, config.train.max_length)
-    return compare_with_anchor(ws.base, test, verdict, anchor, version, config, anchor_known=known,
-                               corrected_ids=corrected_ids)
+    return compare_with_anchor(ws.base, test, verdict, anchor, version, config, anchor_known=known)
 
 
 def train_domain(
@@ -251,6 +250,7 @@ def train_domain(
     # Continuing its own adapter, only rows no candidate trained on yet get every pass (spread_replay).
     continues_own = source is not None and not from_parent
     train_rows, replay = plan.data.pass_rows() if config.spread_replay and continues_own else (split.train, [])
+    rejected = plan.data.rejected_train if config.learn_from_rejections else ()
     retried = plan.data.retried if replay else 0
     if retried:
         notes.append(f"{retried} rows an earlier candidate trained on (its line broke) are trained once")
@@ -258,7 +258,7 @@ def train_domain(
         ws.base, train_rows, validation, layers=plan.layers, groups=plan.groups,
         config=child_config(train_config) if from_parent else train_config,
         labels=labels, init_from=source.path if source else None, on_step=on_step, replay=replay,
-        label_descriptions=descriptions, rejected=plan.data.rejected_train if config.learn_from_rejections else (),
+        label_descriptions=descriptions, rejected=rejected,
     )  # fmt: skip
     ctx.check()
     gate_started = time.perf_counter()
@@ -268,9 +268,9 @@ def train_domain(
     verdict = gate(ws.base, split.test, result.adapter, champion, champion_version, config, champion_known=remembered,
                    descriptions=descriptions,
                    continues_champion=continues(source, plan.data.line, domain, champion_version),
-                   weighting=plan.data.correction_weights(config.max_correction_weight), corrected_ids=plan.data.corrected)
+                   weighting=plan.data.correction_weights(config.max_correction_weight))
     if worth_anchoring(verdict, config):
-        verdict = _against_anchor(ws, domain, split.test, verdict, champion_version, config, notes, plan.data.corrected)
+        verdict = _against_anchor(ws, domain, split.test, verdict, champion_version, config, notes)
     gate_seconds = time.perf_counter() - gate_started
     extra = {}
     if ws.base.task == "classification":  # the gate of a later cycle reuses these if this one becomes champion
@@ -284,7 +284,7 @@ def train_domain(
         "warm_started_modules": result.warm_started_modules,
         "cached_layers": result.cached_layers, "cache_seconds": result.cache_seconds,
         "final_loss": result.step_losses[-1] if result.step_losses else None,
-        "examples": len(split.train), "replayed_once": len(replay), "rejected": len(plan.data.rejected_train) if config.learn_from_rejections else 0, "monitor": result.monitor, "best_metric": result.best_metric,
+        "examples": len(split.train), "replayed_once": len(replay), "rejected": len(rejected), "monitor": result.monitor, "best_metric": result.best_metric,
         "evals": len(result.history), "eval_every": result.eval_every, "stop_reason": result.stop_reason,
         "start_not_kept": result.start_not_kept, "why_stopped": result.why_stopped(), "eval_seconds": result.eval_seconds, "gate_seconds": gate_seconds,
     }  # fmt: skip
