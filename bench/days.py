@@ -24,6 +24,10 @@ Targets (issue #10): accuracy never falls from one day to the next and rises eve
 while more than 1 point under the ceiling; the last day within 1 point of the ceiling;
 the last cycle costs at most 1.5x the first at equal daily volume.
 
+``--groups banking credit_cards`` makes the domain all the intents of those CLINC150 domains
+instead: intents that sit close (BANKING77-like), where a draw from all 150 mixes far apart
+ones; ``--intents-seeds`` then changes only the traffic.
+
 ``--data`` may instead name a folder of your own labeled queries (``train.csv`` and
 ``test.csv``, ``val.csv`` optional; ``recsys.datasets.intent_csv``): the same days on
 your own intents, e.g. all 77 of BANKING77 with ``--intents 77``.
@@ -88,6 +92,21 @@ def domain_subset(data: clinc150.Clinc150, count: int, seed: int) -> clinc150.Cl
         return [clinc150.LabeledText(r.text, r.intent, DOMAIN) for r in split if r.intent in keep]
 
     return clinc150.Clinc150({DOMAIN: intents}, rows(data.train), rows(data.val), rows(data.test))
+
+
+def only_groups(data: clinc150.Clinc150, groups: list[str]) -> clinc150.Clinc150:
+    """CLINC150 cut to the intents of ``groups`` (its domains): a domain of intents that sit close,
+    such as banking's and credit cards', where ``--intents`` draws them from everywhere."""
+    unknown = [group for group in groups if group not in data.domains]
+    if unknown:
+        raise ValueError(f"--groups: {', '.join(unknown)} not among CLINC150's domains ({', '.join(sorted(data.domains))})")
+    keep = {intent for group in groups for intent in data.domains[group]}
+
+    def rows(split):
+        return [row for row in split if row.intent in keep]
+
+    return clinc150.Clinc150({group: data.domains[group] for group in groups}, rows(data.train), rows(data.val),
+                             rows(data.test))
 
 
 def unasked(subset: clinc150.Clinc150, asked: Counter) -> clinc150.Clinc150:
@@ -403,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
                              "text and label columns (default: $ADAPTUNE_CLINC150 or ../shared/data/clinc150)")
     parser.add_argument("--days", type=int, default=None, help="default 5, quick 3")
     parser.add_argument("--intents", type=int, default=None, help="intents in the domain (default 40, quick 20)")
+    parser.add_argument("--groups", nargs="+", default=None,
+                        help="CLINC150 domains whose intents, all of them, make the one domain (e.g. banking "
+                             "credit_cards: intents that sit close); replaces drawing --intents from all 150")
     parser.add_argument("--per-day", type=int, default=None, help="events per day (default 600, quick 200)")
     parser.add_argument("--intents-seeds", type=int, nargs="+", default=[0, 1],
                         help="one domain per seed: which intents it holds")
@@ -469,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="put the rows of a bench/chains.py JSON written earlier in `chains` instead of rerunning it")
     args = parser.parse_args(argv)
     args.days = args.days or (3 if args.quick else 5)
+    if args.groups and args.intents is not None:
+        parser.error("--groups sets the intents (all of those domains'); leave out --intents")
     args.intents = args.intents or (20 if args.quick else 40)
     args.per_day = args.per_day or (200 if args.quick else 600)
     out = args.out or RESULTS / ("days_quick.json" if args.quick else "days.json")
@@ -500,6 +524,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.data or clinc150.default_path()
     data = load_intents(folder)
     is_clinc = clinc150.available(folder)
+    if args.groups:
+        if not is_clinc:
+            parser.error("--groups names CLINC150's domains; --data holds another set")
+        try:
+            data = only_groups(data, args.groups)
+        except ValueError as error:
+            parser.error(str(error))
+        args.intents = len({row.intent for row in data.train})
     # What the JSON calls the data: clinc150, or the CSV set's one domain (its folder's name).
     args.dataset = "clinc150" if is_clinc else next(iter(data.domains))
     available = len({row.intent for row in data.train})
@@ -556,6 +588,7 @@ def summary(args, splits: list[dict], started: float, load_start: list[float], c
         "model": args.model,
         "days": args.days,
         "intents": args.intents,
+        "groups": getattr(args, "groups", None),
         "per_day": args.per_day,
         "traffic": args.traffic,
         "tail_ratio": getattr(args, "tail_ratio", None),

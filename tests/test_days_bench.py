@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from bench.days import cycle_config, gold_labels, main, plot, targets
+from bench.days import cycle_config, gold_labels, main, only_groups, plot, targets
 from tests.fixtures.cli import refused
 from tuner.config import DEFAULT_MAX_LENGTH
 from recsys.datasets import clinc150
@@ -155,3 +155,32 @@ def test_uncorrected_wrong_answers_keep_their_true_intent_for_the_ceiling_and_th
     assert kinds == {Feedback.POSITIVE, Feedback.CORRECTED, Feedback.NEGATIVE}
     truth = {row.text: row.intent for row in rows}
     assert gold_labels(pool, events) == [truth[e.input_text] for e in events]
+
+
+def test_groups_cut_every_split_to_those_domains_intents_and_nothing_else():
+    domains = {"banking": ["balance", "transfer"], "travel": ["book_flight"], "home": ["reminder"]}
+    rows = lambda tag: [clinc150.LabeledText(f"{tag} {intent}", intent, group)  # noqa: E731
+                        for group, intents in domains.items() for intent in intents]
+    data = clinc150.Clinc150(domains, rows("train"), rows("val"), rows("test"))
+    cut = only_groups(data, ["banking", "home"])
+    assert cut.domains == {"banking": ["balance", "transfer"], "home": ["reminder"]}
+    for split in (cut.train, cut.val, cut.test):
+        assert [row.intent for row in split] == ["balance", "transfer", "reminder"]
+    with pytest.raises(ValueError, match=r"--groups: sports not among CLINC150's domains \(banking, home, travel\)"):
+        only_groups(data, ["banking", "sports"])
+
+
+def test_groups_set_the_intents_so_an_intent_count_beside_them_is_refused(tmp_path, capsys):
+    out = tmp_path / "days.json"
+    message = refused(main, ["--groups", "banking", "--intents", "5", "--out", str(out)], out, capsys)
+    assert "--groups sets the intents (all of those domains'); leave out --intents" in message
+
+
+def test_groups_are_refused_on_an_intent_set_of_ones_own(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for split in ("train", "test"):
+        (folder / f"{split}.csv").write_text("text,label\nhow much is left,balance\nsend money,transfer\n")
+    out = tmp_path / "days.json"
+    message = refused(main, ["--data", str(folder), "--groups", "banking", "--out", str(out)], out, capsys)
+    assert "--groups names CLINC150's domains; --data holds another set" in message
