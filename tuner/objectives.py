@@ -21,11 +21,16 @@ from tuner.loading import BaseModel
 
 @dataclass(frozen=True)
 class BatchScore:
-    """Summed loss, the number of loss terms, and correct predictions (classification)."""
+    """Summed loss, the number of loss terms, and correct predictions (classification).
+
+    ``objective_sum``: the summed loss training minimises, where it differs from the
+    reported one (label smoothing); None when they are the same.
+    """
 
     loss_sum: float
     count: int
     correct: int = 0
+    objective_sum: float | None = None
 
 
 class ClassificationObjective:
@@ -62,7 +67,7 @@ class ClassificationObjective:
         return adapter.head(pooled_on_device(adapter.model, batch, self.base.pooling))
 
     def loss(self, adapter: Adapter, batch: Batch) -> torch.Tensor:
-        """The training loss (smoothed, as ``score`` measures validation rows).
+        """The training loss (smoothed); ``score`` reports the plain cross-entropy.
 
         A rejected answer (label ``-(index + 1)``, ``encode_rejected``) adds the complementary
         label's loss, -log(1 - p(rejected label)): it says only which label is wrong.
@@ -83,15 +88,15 @@ class ClassificationObjective:
 
     @torch.no_grad()
     def score(self, adapter: Adapter, batch: Batch) -> BatchScore:
-        """Validation loss and accuracy. The loss is the one training minimises (smoothed):
-        it breaks accuracy ties between checkpoints, and the plain cross-entropy would rank
-        a pass trained toward the smoothed targets (capped confidence) below an untrained
-        start that is just as right but more confident; the imprinted start of a first night
-        then won every tie (``tuner.selection``)."""
+        """The plain cross-entropy (reported, comparable across settings), accuracy, and the
+        smoothed loss training minimises, on which checkpoint ties break (``tuner.selection``)."""
         logits = self.logits(adapter, batch)
-        loss = F.cross_entropy(logits, batch.labels, reduction="sum", label_smoothing=self.label_smoothing)
+        loss = F.cross_entropy(logits, batch.labels, reduction="sum")
         correct = int((logits.argmax(dim=-1) == batch.labels).sum())
-        return BatchScore(float(loss), len(batch), correct)
+        smoothed = None
+        if self.label_smoothing:
+            smoothed = float(F.cross_entropy(logits, batch.labels, reduction="sum", label_smoothing=self.label_smoothing))
+        return BatchScore(float(loss), len(batch), correct, smoothed)
 
 
 class GenerationObjective:
