@@ -111,7 +111,7 @@ def test_early_stopping_stops_and_restores_the_best_checkpoint(bert_classifier):
     assert result.history[-1].step - result.best_step >= config.patience
     # The returned weights are the best checkpoint's: same validation loss as recorded then.
     objective = objective_for(bert_classifier, result.adapter.labels, config.max_length)
-    loss = _validate(objective, result.adapter, objective.encode(split.validation), config.batch_size).loss
+    loss, _ = _validate(objective, result.adapter, objective.encode(split.validation), config.batch_size)
     result.adapter.eval()
     assert loss == pytest.approx(losses[result.best_step], rel=1e-5)
 

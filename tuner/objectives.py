@@ -21,16 +21,11 @@ from tuner.loading import BaseModel
 
 @dataclass(frozen=True)
 class BatchScore:
-    """Summed loss, the number of loss terms, and correct predictions (classification).
-
-    ``objective_sum``: the summed loss training minimises, where it differs from the
-    reported one (label smoothing); None when they are the same.
-    """
+    """Summed loss, the number of loss terms, and correct predictions (classification)."""
 
     loss_sum: float
     count: int
     correct: int = 0
-    objective_sum: float | None = None
 
 
 class ClassificationObjective:
@@ -88,15 +83,10 @@ class ClassificationObjective:
 
     @torch.no_grad()
     def score(self, adapter: Adapter, batch: Batch) -> BatchScore:
-        """The plain cross-entropy (reported, comparable across settings), accuracy, and the
-        smoothed loss training minimises, on which checkpoint ties break (``tuner.selection``)."""
         logits = self.logits(adapter, batch)
         loss = F.cross_entropy(logits, batch.labels, reduction="sum")
         correct = int((logits.argmax(dim=-1) == batch.labels).sum())
-        smoothed = None
-        if self.label_smoothing:
-            smoothed = float(F.cross_entropy(logits, batch.labels, reduction="sum", label_smoothing=self.label_smoothing))
-        return BatchScore(float(loss), len(batch), correct, smoothed)
+        return BatchScore(float(loss), len(batch), correct)
 
 
 class GenerationObjective:

@@ -3,10 +3,7 @@
 Best is the monitored metric in its explicit direction (accuracy and token F1 up, loss
 down), with validation loss only breaking ties: continued training can make the head
 more confident, so loss rises on the examples it still gets wrong while accuracy holds
-or improves; choosing by loss then keeps step 0 (the champion) forever. The tie-break
-loss is the one training minimises (label-smoothed, ``ClassificationObjective.score``):
-measured as plain cross-entropy it favoured whichever pass was most confident, and on a
-first night's few validation rows the untrained imprinted start won every tie.
+or improves; choosing by loss then keeps step 0 (the champion) forever.
 
 Patience watches training's own progress: the evaluations since the best trained pass,
 not since the best pass overall. The start (step 0) can still be the pass kept, but it

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -131,28 +131,20 @@ def _set_mode(adapter: Adapter, training: bool) -> None:
 Feed = Callable[[list[int], Batch], contextlib.AbstractContextManager]
 
 
-class Validation(NamedTuple):
-    """One validation pass: mean reported loss, accuracy (classification), and the mean loss
-    training minimises (label-smoothed), which breaks accuracy ties between checkpoints."""
-
-    loss: float
-    accuracy: float | None
-    objective_loss: float
-
-
-def _validate(objective, adapter: Adapter, items: list, batch_size: int, feed: Feed | None = None) -> Validation:
-    """Score the validation items; ``feed(chunk, batch)`` supplies cached frozen-layer states."""
+def _validate(
+    objective, adapter: Adapter, items: list, batch_size: int, feed: Feed | None = None
+) -> tuple[float, float | None]:
+    """Mean validation loss (and accuracy); ``feed(chunk, batch)`` supplies cached frozen-layer states."""
     _set_mode(adapter, False)
-    loss_sum, objective_sum, count, correct = 0.0, 0.0, 0, 0
+    loss_sum, count, correct = 0.0, 0, 0
     for chunk in batched(range(len(items)), batch_size):
         batch = objective.batch([items[i] for i in chunk])
         with feed(chunk, batch) if feed else contextlib.nullcontext():
             score = objective.score(adapter, batch)
         loss_sum, count, correct = loss_sum + score.loss_sum, count + score.count, correct + score.correct
-        objective_sum += score.loss_sum if score.objective_sum is None else score.objective_sum
     _set_mode(adapter, True)
     accuracy = correct / len(items) if adapter.head is not None else None
-    return Validation(loss_sum / max(count, 1), accuracy, objective_sum / max(count, 1))
+    return loss_sum / max(count, 1), accuracy
 
 
 def eval_cadence(config: TrainConfig, steps_per_epoch: int, validation_rows: int) -> int:
@@ -289,7 +281,7 @@ class AdapterTrainer:
 
     def _evaluate(self) -> None:
         started = time.perf_counter()
-        val_loss, val_acc, objective_loss = _validate(
+        val_loss, val_acc = _validate(
             self.objective, self.adapter, self.val_items, self.config.batch_size, partial(self._fed, self._val_states)
         )
         metric = {"loss": val_loss, "accuracy": val_acc}.get(self.monitor)
@@ -301,9 +293,7 @@ class AdapterTrainer:
         self.history.append(EvalPoint(self.step_count, train_loss, val_loss, val_acc, metric))
         if self.step_count == 0 and not self.config.select_start:
             return  # scored for the curve and the report, never kept (TrainConfig.select_start)
-        # Ties break on the loss training minimises: the plain one ranks a pass trained toward
-        # smoothed targets below an as-right, more confident untrained start.
-        if self.selection.offer(self.step_count, metric, objective_loss):
+        if self.selection.offer(self.step_count, metric, val_loss):
             self._best_state = self._snapshot()
 
     def _token_f1(self) -> float:
