@@ -531,10 +531,11 @@ def main(argv: list[str] | None = None) -> int:
             data = only_groups(data, args.groups)
         except ValueError as error:
             parser.error(str(error))
-        args.intents = len({row.intent for row in data.train})
     # What the JSON calls the data: clinc150, or the CSV set's one domain (its folder's name).
     args.dataset = "clinc150" if is_clinc else next(iter(data.domains))
     available = len({row.intent for row in data.train})
+    if args.groups:
+        args.intents = available  # every intent of those groups
     if args.intents > available:
         parser.error(f"--intents {args.intents}: {args.dataset} has {available} intents")
     if args.chains and not is_clinc:
