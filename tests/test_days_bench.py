@@ -184,3 +184,12 @@ def test_groups_are_refused_on_an_intent_set_of_ones_own(tmp_path, capsys):
     out = tmp_path / "days.json"
     message = refused(main, ["--data", str(folder), "--groups", "banking", "--out", str(out)], out, capsys)
     assert "--groups names CLINC150's domains; --data holds another set" in message
+
+
+def test_an_unknown_group_is_refused_by_name_before_anything_runs(tmp_path, capsys):
+    from tests.test_zero_shot_bench import tiny_clinc
+
+    out = tmp_path / "days.json"
+    message = refused(main, ["--data", str(tiny_clinc(tmp_path / "clinc")), "--groups", "banking", "sports",
+                             "--out", str(out)], out, capsys)
+    assert "--groups: sports not among CLINC150's domains (banking)" in message
