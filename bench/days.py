@@ -211,6 +211,8 @@ def cycle_config(args) -> CycleConfig:
         cycle = replace(cycle, spread_replay=False)
     if args.no_escalation:
         cycle = replace(cycle, escalation_max_level=0)
+    if args.escalation_error_rate is not None:
+        cycle = replace(cycle, escalation_error_rate=args.escalation_error_rate)
     if args.keep_start:
         cycle = replace(cycle, continue_select_start=True)
     if args.eval_share is not None:
@@ -466,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="ablation: a continued candidate's every pass covers its replayed rows too")
     parser.add_argument("--no-escalation", action="store_true",
                         help="ablation: never widen a stuck domain's target (escalation_max_level 0)")
+    parser.add_argument("--escalation-error-rate", type=float, default=None,
+                        help="ablation: the error rate a stuck domain must still err at to be widened "
+                             "(default: the cycle's)")
     parser.add_argument("--keep-start", action="store_true",
                         help="ablation: a continued candidate may keep its start (step 0) as its best checkpoint")
     parser.add_argument("--eval-share", type=float, default=None,

@@ -49,7 +49,7 @@ def test_without_a_ceiling_the_ceiling_targets_are_not_measured():
 
 def ablation_args(**overrides) -> argparse.Namespace:
     names = ("label_smoothing", "continue_label_smoothing", "replay_ratio", "min_epochs", "schedule", "eval_share", "continue_lr_scale", "continue_epochs", "max_length", "head_lr",
-             "layer_budget", "continue_significance")
+             "layer_budget", "continue_significance", "escalation_error_rate")
     values = {name: None for name in names} | {"warmup": 0.0, "no_spread_replay": False, "no_escalation": False,
                                                 "keep_start": False, "no_imprint": False, "no_anchor_evidence": False, "no_rejections": False,
                                                 "cold_start_patience": False, "model": "minilm-l6"}
@@ -87,6 +87,11 @@ def test_the_layer_budget_ablation_sets_the_cycle_s_budget_and_nothing_else():
     default, wide = cycle_config(ablation_args()), cycle_config(ablation_args(layer_budget=0.7))
     assert wide.layer_budget == 0.7 and default.layer_budget == CycleConfig().layer_budget
     assert replace(wide, layer_budget=default.layer_budget) == default
+
+
+def test_the_escalation_error_rate_ablation_sets_the_rate_and_the_default_keeps_the_cycles():
+    assert cycle_config(ablation_args()).escalation_error_rate == CycleConfig().escalation_error_rate
+    assert cycle_config(ablation_args(escalation_error_rate=0.01)).escalation_error_rate == 0.01
 
 
 def test_the_continue_significance_ablation_sets_the_level_or_falls_back_to_the_significance():
