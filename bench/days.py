@@ -512,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--continue-significance must be under 1, got {args.continue_significance}")
     if args.layer_budget is not None and not 0 < args.layer_budget <= 1:
         parser.error(f"--layer-budget must be in (0, 1], got {args.layer_budget}")
+    if args.escalation_error_rate is not None and not 0 <= args.escalation_error_rate <= 1:
+        parser.error(f"--escalation-error-rate must be in [0, 1], got {args.escalation_error_rate}")
     if args.tail_ratio is not None and not 1.0 <= args.tail_ratio < float("inf"):
         parser.error(f"--tail-ratio must be a finite number >= 1, got {args.tail_ratio}")
     if args.tail_ratio is not None and args.traffic != "distinct":
